@@ -1,0 +1,155 @@
+"""The `grokviz` command: `demo | extract | export | analyze | app | info`.
+
+Flags map onto the config dataclasses; heavy modules (torch, transformers, streamlit) are
+imported only inside the subcommand that needs them. Expected failures (`GrokvizError`) print
+one line `grokviz: error: ...` and exit with status 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from grokviz import names
+from grokviz.errors import GrokvizError, InputError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    COMMANDS[func.__name__.removeprefix("cmd_")] = func
+    return func
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`i/n` -> (i, n).
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected i/n, got {text!r}") from None
+    return index, count
+
+
+def parse_token_routes(text: str) -> int | None:
+    return None if text == "all" else int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grokviz", description=(
+        "See where and when an MoE LLM stops memorising and starts generalising."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    _extract_parser(sub)
+    export = sub.add_parser("export", help="write one table of a run to Parquet or CSV")
+    export.add_argument("--store", default="data")
+    export.add_argument("--run", required=True)
+    export.add_argument("--table", required=True, choices=sorted(names.EXPORT_COLUMNS))
+    export.add_argument("--out", required=True, help="FILE.parquet or FILE.csv")
+    info = sub.add_parser("info", help="list the store's runs, checkpoints and samples")
+    info.add_argument("--store", default="data")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _extract_parser(sub) -> None:
+    p = sub.add_parser("extract", help="record losses and routing of a checkpoint series")
+    p.add_argument("--model", required=True, help="folder of stepN/ checkpoints, one model "
+                   "folder, or a hub id")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--revision", nargs="+", default=(), help="hub branches (stepN-tokensMB)")
+    group.add_argument("--steps", type=lambda s: [int(x) for x in s.split(",")], default=(),
+                       help="comma-separated steps to keep, e.g. 5000,125000")
+    p.add_argument("--evenly", type=int, help="keep this many evenly spaced checkpoints")
+    p.add_argument("--samples", required=True, help="JSONL, CSV or Parquet of samples")
+    p.add_argument("--store", default="data")
+    p.add_argument("--run", required=True)
+    p.add_argument("--tokenizer", help="tokenizer folder or hub id (default: the checkpoint's)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--max-length", type=int, default=2048)
+    p.add_argument("--token-budget", type=int, default=16384, help="padded tokens per batch")
+    p.add_argument("--token-routes", type=parse_token_routes, default=8,
+                   help="per group, keep per-token routes of the first N samples ('all')")
+    p.add_argument("--route-span", default="all", choices=["all", "completion"])
+    p.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's share")
+    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+@command
+def cmd_extract(args: argparse.Namespace) -> int:
+    from grokviz import checkpoints
+    from grokviz.config import ExtractConfig
+    from grokviz.extract import extract, resolve_series
+    from grokviz.store import Store
+
+    config = ExtractConfig(
+        run=args.run, model=args.model, samples=args.samples, revisions=tuple(args.revision),
+        steps=tuple(args.steps), tokenizer=args.tokenizer, device=args.device, dtype=args.dtype,
+        max_length=args.max_length, token_budget=args.token_budget,
+        token_routes=args.token_routes, route_span=args.route_span, shard=args.shard,
+        trust_remote_code=args.trust_remote_code)
+    if args.evenly:
+        picked = checkpoints.select_evenly(resolve_series(config), args.evenly)
+        config = (dataclasses.replace(config, revisions=tuple(c.revision for c in picked))
+                  if config.revisions else
+                  dataclasses.replace(config, steps=tuple(c.step for c in picked)))
+    report = extract(config, Store(args.store), progress=not args.quiet)
+    print(f"extracted {len(report.checkpoints_done)} checkpoints "
+          f"(skipped {len(report.checkpoints_skipped)} already complete), "
+          f"{report.n_samples} samples ({report.n_truncated} truncated to {config.max_length} "
+          f"tokens), {report.tokens} tokens in {report.seconds:.1f} s")
+    return 0
+
+
+@command
+def cmd_export(args: argparse.Namespace) -> int:
+    from grokviz.store import Store
+    from grokviz.tables import Tables, export_table
+
+    store = Store(args.store, create=False)
+    store.run_info(args.run)
+    count = export_table(Tables(store, args.run), args.table, args.out)
+    print(f"wrote {count} rows of {args.table} to {args.out}")
+    return 0
+
+
+@command
+def cmd_info(args: argparse.Namespace) -> int:
+    from grokviz.store import Store
+    from grokviz.summary import store_summary
+
+    summary = store_summary(Store(args.store, create=False))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"store {args.store} (schema {summary['schema_version']}): {len(summary['runs'])} run(s)")
+    for run in summary["runs"]:
+        model = run["model"]
+        print(f"  {run['run']}: {model.get('model_type')} {model.get('n_layers')} layers x "
+              f"{model.get('n_experts')} experts (top-{model.get('top_k')}); "
+              f"{run['n_samples']} samples in groups {run['groups']}; "
+              f"checkpoints {run['steps']} ({run['complete']} complete)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command.replace("-", "_")](args)
+    except GrokvizError as err:
+        print(f"grokviz: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grokviz: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+__all__ = ["main", "build_parser", "InputError"]

@@ -1,0 +1,164 @@
+"""Query the store: an in-memory DuckDB with one view per export table, over complete files.
+
+Opening a `Tables` lists the files that are complete at that moment (a snapshot; refresh by
+opening a new one) and registers them as views, so any number of readers run beside a writer
+without locks. The views are the export contract in `names.EXPORT_COLUMNS`. All SQL with
+values is parameterised; file lists go through DuckDB's Python API, never into SQL text.
+Also: fast NumPy readers of one checkpoint's distributions for the analysis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grokviz import names
+from grokviz.errors import InputError, StoreError
+from grokviz.store import Store
+
+QUANT = 65535  # router probabilities are stored as round(p * QUANT) in uint16
+
+SAMPLES_SCHEMA = pa.schema([
+    ("run", pa.string()), ("sample_id", pa.string()), ("group", pa.string()),
+    ("split", pa.string()), ("prompt", pa.string()), ("n_tokens", pa.int32()),
+    ("truncated", pa.bool_()), ("order", pa.int32()), ("text", pa.string()),
+])
+RESULTS_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()),
+    ("loss", pa.float32()), ("n_tokens", pa.int32()), ("n_experts", pa.int16()),
+    ("dist", pa.list_(pa.uint16())),
+])
+TOKENS_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()), ("pos", pa.int32()),
+    ("token_id", pa.int32()), ("token", pa.string()), ("layer", pa.int16()), ("rank", pa.int16()),
+    ("expert", pa.int16()), ("weight", pa.float32()),
+])
+CHECKPOINT_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("tokens", pa.int64()),
+    ("revision", pa.string()), ("path", pa.string()),
+])
+ROUTER_SCHEMA = pa.schema([("layer", pa.int16()), ("n_experts", pa.int32()),
+                           ("d_model", pa.int32()), ("weight", pa.binary())])
+
+VIEW_SQL = {
+    "losses": """SELECT r.run, r.step, r.sample_id, s."group", s.split, r.loss, r.n_tokens
+                 FROM results r JOIN samples_all s USING (run, sample_id)""",
+    "routing": """SELECT run, step, sample_id, CAST((i - 1) // n_experts AS SMALLINT) AS layer,
+                         CAST((i - 1) % n_experts AS SMALLINT) AS expert,
+                         CAST(q AS FLOAT) / 65535 AS weight
+                  FROM (SELECT run, step, sample_id, n_experts,
+                               unnest(range(1, len(dist) + 1)) AS i, unnest(dist) AS q FROM results)""",
+    "samples": """SELECT run, sample_id, "group", split, n_tokens, text FROM samples_all""",
+}
+ORDER_BY = {
+    "losses": "run, step, sample_id", "routing": "run, step, sample_id, layer, expert",
+    "token_routes": "run, step, sample_id, pos, layer, rank", "checkpoints": "run, step",
+    "samples": "run, sample_id",
+}
+
+
+def complete_files(store: Store, run: str | None, kind: str) -> list[str]:
+    """Part files of a kind ('samples' or 'tokens') in complete shards, sorted."""
+    runs = [run] if run else store.runs()
+    files = []
+    for name in runs:
+        for step, shard in store.complete_shards(name):
+            folder = store.shard_dir(name, step, shard, partial=False)
+            files.extend(str(p) for p in folder.glob(f"part-*.{kind}.parquet"))
+    return sorted(files)
+
+
+class Tables:
+    """A read-only snapshot of a store (or one run of it) as DuckDB views."""
+
+    def __init__(self, store: Store, run: str | None = None) -> None:
+        self.store, self.run = store, run
+        self.con = duckdb.connect()
+        runs = [run] if run else store.runs()
+        self._view("results", complete_files(store, run, "samples"), RESULTS_SCHEMA)
+        self._view("token_routes", complete_files(store, run, "tokens"), TOKENS_SCHEMA)
+        self._view("samples_all", _existing(store.run_dir(r) / "samples.parquet" for r in runs),
+                   SAMPLES_SCHEMA)
+        steps = [store.step_dir(r, s) / "checkpoint.parquet" for r in runs
+                 for s, _ in store.complete_shards(r)]
+        self._view("checkpoints", sorted(set(_existing(steps))), CHECKPOINT_SCHEMA)
+        for view, sql in VIEW_SQL.items():
+            self.con.execute(f"CREATE VIEW {view} AS {sql}")
+
+    def _view(self, name: str, files: list[str], schema: pa.Schema) -> None:
+        if files:
+            relation = self.con.read_parquet(files, union_by_name=True)
+        else:
+            relation = self.con.from_arrow(schema.empty_table())
+        relation.create_view(name, replace=True)
+
+    def query(self, sql: str, params: list | tuple | None = None) -> pd.DataFrame:
+        """Run a parameterised query and return a DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One export table in contract column order, sorted."""
+        if name not in ORDER_BY:
+            raise InputError(f"unknown table {name!r}; choose one of {sorted(ORDER_BY)}",
+                             field="table")
+        columns = ", ".join(f'"{c}"' for c in names.EXPORT_COLUMNS[name])
+        return self.query(f"SELECT {columns} FROM {name} ORDER BY {ORDER_BY[name]}")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _existing(paths) -> list[str]:
+    return [str(p) for p in paths if Path(p).exists()]
+
+
+def read_samples_table(store: Store, run: str) -> pd.DataFrame:
+    """The run's samples in file order (sample_id, group, split, prompt, n_tokens, text...)."""
+    path = store.run_dir(run) / "samples.parquet"
+    if not path.exists():
+        raise StoreError(f"run {run!r} has no samples yet")
+    return pq.read_table(path).to_pandas().sort_values("order").reset_index(drop=True)
+
+
+def read_step(store: Store, run: str, step: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """One checkpoint's per-sample results: a frame (sample_id, loss, n_tokens) and the
+    distributions as float32, shape (n_samples, n_layers, n_experts), rows aligned."""
+    files = [str(p) for s, shard in store.complete_shards(run) if s == step
+             for p in store.shard_dir(run, s, shard, partial=False).glob("part-*.samples.parquet")]
+    if not files:
+        raise StoreError(f"run {run!r} has no complete data at step {step}")
+    table = pa.concat_tables(pq.read_table(f) for f in sorted(files))
+    n_experts = int(table.column("n_experts")[0].as_py())
+    flat = table.column("dist").combine_chunks().values.to_numpy(zero_copy_only=False)
+    dist = flat.reshape(table.num_rows, -1, n_experts).astype(np.float32) / QUANT
+    frame = table.select(["sample_id", "loss", "n_tokens"]).to_pandas()
+    return frame, dist  # dist shape: (n_samples, n_layers, n_experts)
+
+
+def read_router_weights(store: Store, run: str, step: int) -> list[np.ndarray]:
+    """Each layer's router weight matrix at a checkpoint, (E, d) float32."""
+    path = store.step_dir(run, step) / "router.parquet"
+    if not path.exists():
+        raise StoreError(f"run {run!r}: no router weights at step {step}")
+    table = pq.read_table(path).to_pylist()
+    return [np.frombuffer(row["weight"], dtype=np.float16).reshape(row["n_experts"], row["d_model"])
+            .astype(np.float32) for row in sorted(table, key=lambda r: r["layer"])]
+
+
+def export_table(tables: Tables, name: str, out: str | Path) -> int:
+    """Write one export table to .parquet or .csv; returns the row count."""
+    out = Path(out)
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise InputError("output must end in .parquet or .csv", file=str(out))
+    frame = tables.table(name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    return len(frame)

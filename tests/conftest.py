@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny random MoE checkpoint series and sample files, built offline.
+
+Every model is built from a config and saved to a tmp folder (never mocked, never downloaded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = ("olmoe", "mixtral", "qwen2_moe", "qwen3_moe")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def sample_rows(count: int = 12, seed: int = 0) -> list[dict]:
+    """Samples of varying length over the tiny vocabulary, in two groups, some with prompts."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        words = [f"w{rng.randrange(40)}" for _ in range(rng.randrange(3, 14))]
+        row = {"sample_id": f"s{i:03d}", "text": " ".join(words), "group": "even" if i % 2 else "odd"}
+        if i % 3 == 0:
+            row["prompt"] = " ".join(words[:2])
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def series_factory(tmp_path_factory):
+    """`series_factory(family, **config_overrides)` -> folder holding step100/200/300."""
+    from grokviz.tiny import save_series
+
+    cache: dict[tuple, Path] = {}
+
+    def make(family: str = "olmoe", steps=(100, 200, 300), **overrides) -> Path:
+        key = (family, tuple(steps), tuple(sorted(overrides.items())))
+        if key not in cache:
+            root = tmp_path_factory.mktemp(f"series-{family}")
+            save_series(root, family, steps=steps, **overrides)
+            cache[key] = root
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def samples_file(tmp_path) -> Path:
+    return write_jsonl(tmp_path / "samples.jsonl", sample_rows())
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory, series_factory):
+    """A real store from a real extraction of a tiny OLMoE series (3 checkpoints, 12 samples)."""
+    from grokviz.config import ExtractConfig
+    from grokviz.extract import extract
+    from grokviz.store import Store
+
+    root = tmp_path_factory.mktemp("store")
+    samples = write_jsonl(root / "samples.jsonl", sample_rows())
+    store = Store(root / "data")
+    extract(ExtractConfig(run="tiny", model=str(series_factory("olmoe")), samples=str(samples),
+                          token_routes=3), store, progress=False)
+    return store
