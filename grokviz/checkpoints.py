@@ -101,11 +101,27 @@ def from_revisions(model: str, revisions: Sequence[str]) -> list[Checkpoint]:
     return sorted(found)
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """`owner/name` with no other slashes, not a relative or absolute path.
+
+    >>> looks_like_hub_id("allenai/OLMoE-1B-7B-0924"), looks_like_hub_id("./runs/olmoe")
+    (True, False)
+    """
+    return bool(HUB_ID.match(name)) and not name.startswith(".")
+
+
 def list_hub_checkpoints(model: str) -> list[Checkpoint]:
     """All `stepN...` branches of a hub repository (needs network)."""
     from huggingface_hub import list_repo_refs
 
-    branches = [ref.name for ref in list_repo_refs(model).branches]
+    try:
+        branches = [ref.name for ref in list_repo_refs(model).branches]
+    except Exception as err:  # offline, unknown repository, no access
+        raise ModelError(f"{model}: cannot list hub branches ({type(err).__name__}); is it a "
+                         "local folder that does not exist?") from None
     return from_revisions(model, [b for b in branches if parse_name(b)[0] is not None])
 
 

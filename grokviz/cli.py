@@ -78,6 +78,7 @@ def _extract_parser(sub) -> None:
                    help="per group, keep per-token routes of the first N samples ('all')")
     p.add_argument("--route-span", default="all", choices=["all", "completion"])
     p.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's share")
+    p.add_argument("--part-size", type=int, default=256, help="samples per resumable part")
     p.add_argument("--trust-remote-code", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -94,6 +95,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         steps=tuple(args.steps), tokenizer=args.tokenizer, device=args.device, dtype=args.dtype,
         max_length=args.max_length, token_budget=args.token_budget,
         token_routes=args.token_routes, route_span=args.route_span, shard=args.shard,
+        part_size=args.part_size,
         trust_remote_code=args.trust_remote_code)
     if args.evenly:
         picked = checkpoints.select_evenly(resolve_series(config), args.evenly)

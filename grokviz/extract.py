@@ -50,7 +50,7 @@ def resolve_series(config: ExtractConfig) -> list[ckpts.Checkpoint]:
     """The checkpoints to extract: local folders, or hub revisions, filtered by `steps`."""
     if config.revisions:
         return ckpts.from_revisions(config.model, config.revisions)
-    if Path(config.model).exists():
+    if Path(config.model).exists() or not ckpts.looks_like_hub_id(config.model):
         series = ckpts.discover_local(config.model)
     else:
         series = ckpts.list_hub_checkpoints(config.model)
@@ -211,6 +211,10 @@ def load_tokenizer(source: str, revision: str | None, trust_remote_code: bool):
 def extract(config: ExtractConfig, store: Store, *, progress: bool = True) -> ExtractReport:
     """Extract every checkpoint of the series for this shard of the samples (resumable)."""
     started = time.perf_counter()
+    if not progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     samples = read_samples(config.samples)
     series = resolve_series(config)
     tokenizer = load_tokenizer(config.tokenizer or series[0].path,
@@ -264,11 +268,12 @@ class _Job:
             for number, part in todo:
                 self._run_part(model, hooks, checkpoint.step, number, part, pad_id, device, bar)
         bar.close()
+        processed = int(sum(lengths[p].sum() for _, p in todo))
         store.write_once(store.step_dir(cfg.run, checkpoint.step) / "checkpoint.parquet",
                          checkpoint_table(cfg.run, checkpoint), "checkpoint metadata")
         store.finish_shard(cfg.run, checkpoint.step, cfg.shard)
         del model
-        return int(bar.n)
+        return processed
 
     def _check_vocab(self, model: torch.nn.Module, checkpoint: ckpts.Checkpoint) -> None:
         largest = max(int(ids.max(initial=0)) for ids in self.encoded.ids)

@@ -96,9 +96,12 @@ def validate_samples(frame: pd.DataFrame, source: str = "<samples>") -> pd.DataF
         if column not in frame:
             raise InputError("missing required column", file=source, field=column)
     frame = frame.copy()
-    for column, default in DEFAULTS.items():
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), default) \
-            if column in frame else default
+    for column, default in DEFAULTS.items():  # absent, null or empty (a blank CSV cell)
+        if column not in frame:
+            frame[column] = default
+            continue
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna() & (values != ""), default)
     for row in frame.itertuples(index=False):
         _check_row(row._asdict(), source)
     for column in (names.SAMPLE_ID, names.GROUP, names.SPLIT, names.PROMPT):

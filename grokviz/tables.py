@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grokviz import names
+from grokviz import names, results
 from grokviz.errors import InputError, StoreError
 from grokviz.store import Store
 
@@ -59,6 +59,11 @@ ORDER_BY = {
     "losses": "run, step, sample_id", "routing": "run, step, sample_id, layer, expert",
     "token_routes": "run, step, sample_id, pos, layer, rank", "checkpoints": "run, step",
     "samples": "run, sample_id",
+    "accuracy": "run, step, split, \"group\", item_id",
+    "pathways": "run, step, sample_id", "group_metrics": "run, metric, \"group\", step",
+    "memorization": "run, sample_id", "generalization": "run, item_id",
+    "pairs": "run, domain, train_group", "correlations": "run, domain, metric",
+    "saturation": "run, reference, top_k, layer, step",
 }
 
 
@@ -89,6 +94,15 @@ class Tables:
         self._view("checkpoints", sorted(set(_existing(steps))), CHECKPOINT_SCHEMA)
         for view, sql in VIEW_SQL.items():
             self.con.execute(f"CREATE VIEW {view} AS {sql}")
+        self._view("accuracy", [f for r in runs for f in results.table_files(store, r, "accuracy")],
+                   results.ACCURACY_SCHEMA)
+        self._view("monitor", [f for r in runs for f in results.table_files(store, r, "monitor")],
+                   pa.schema([("run", pa.string()), ("step", pa.int64())]))
+        for name in names.ANALYSIS_TABLES:
+            files = [str(results.analysis_file(store, r, name)) for r in runs
+                     if results.analysis_file(store, r, name) is not None]
+            empty = pa.schema([(column, pa.string()) for column in names.EXPORT_COLUMNS[name]])
+            self._view(name, files, empty)
 
     def _view(self, name: str, files: list[str], schema: pa.Schema) -> None:
         if files:

@@ -1,0 +1,131 @@
+"""Derived tables in the store: accuracy rows, analysis results keyed by settings, monitor rows.
+
+    runs/RUN/tables/accuracy/PART.parquet           per (step, item) correctness, appended in parts
+    runs/RUN/tables/monitor/PART.parquet            live pathway metrics from a training loop
+    runs/RUN/analysis/HASH/settings.json            the analysis settings and input fingerprint
+    runs/RUN/analysis/HASH/NAME.parquet             one file per analysis table
+    runs/RUN/analysis/latest.json                   which HASH the dashboard shows by default
+
+An analysis is written into `HASH.partial/` and renamed when every table is there, so a killed
+`analyze` leaves nothing visible and a cached result is never half-written. The key is a hash
+of the settings AND of the input fingerprint (which shards and accuracy parts exist), so new
+checkpoints or changed settings never return stale results.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grokviz import names
+from grokviz.config import settings_hash
+from grokviz.errors import StoreError
+from grokviz.store import Store, atomic_write_json, atomic_write_table, read_json
+
+ACCURACY_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("group", pa.string()), ("split", pa.string()),
+    ("item_id", pa.string()), ("correct", pa.int8()),
+])
+
+
+def append_table(store: Store, run: str, table: str, frame: pd.DataFrame,
+                 schema: pa.Schema | None = None, part: str | None = None) -> Path:
+    """Add one immutable part file to a run's appendable table (accuracy, monitor)."""
+    folder = store.table_dir(run, table)
+    name = part or uuid.uuid4().hex
+    path = folder / f"{name}.parquet"
+    arrow = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    atomic_write_table(path, arrow)
+    return path
+
+
+def table_files(store: Store, run: str, table: str) -> list[str]:
+    """The complete part files of an appendable table."""
+    folder = store.table_dir(run, table)
+    return sorted(str(p) for p in folder.glob("*.parquet")) if folder.exists() else []
+
+
+def read_appended(store: Store, run: str, table: str) -> pd.DataFrame:
+    """All parts of an appendable table as one frame (empty frame when there are none)."""
+    files = table_files(store, run, table)
+    if not files:
+        return pd.DataFrame()
+    return pa.concat_tables(pq.read_table(f) for f in files).to_pandas()
+
+
+def input_fingerprint(store: Store, run: str) -> dict[str, Any]:
+    """What an analysis read: complete shards and accuracy parts (by name and size)."""
+    return {
+        "shards": sorted(f"{step}:{i}/{n}" for step, (i, n) in store.complete_shards(run)),
+        "accuracy": [f"{Path(f).name}:{os.path.getsize(f)}" for f in table_files(store, run, "accuracy")],
+    }
+
+
+def analysis_key(settings: dict[str, Any], fingerprint: dict[str, Any]) -> str:
+    return settings_hash({"settings": settings, "inputs": fingerprint})
+
+
+def analysis_dir(store: Store, run: str, key: str) -> Path:
+    return store.run_dir(run) / "analysis" / key
+
+
+def has_analysis(store: Store, run: str, key: str) -> bool:
+    return (analysis_dir(store, run, key) / "settings.json").exists()
+
+
+def write_analysis(store: Store, run: str, key: str, settings: dict[str, Any],
+                   fingerprint: dict[str, Any], tables: dict[str, pd.DataFrame]) -> Path:
+    """Write every analysis table, then publish them together by renaming the folder."""
+    final = analysis_dir(store, run, key)
+    partial = final.with_name(f"{key}.partial-{uuid.uuid4().hex[:8]}")
+    for name, frame in tables.items():
+        ordered = frame[list(names.EXPORT_COLUMNS[name])] if name in names.EXPORT_COLUMNS else frame
+        atomic_write_table(partial / f"{name}.parquet",
+                           pa.Table.from_pandas(ordered, preserve_index=False))
+    atomic_write_json(partial / "settings.json", {"settings": settings, "inputs": fingerprint})
+    if final.exists():  # an identical result raced us; keep the first
+        shutil.rmtree(partial)
+    else:
+        os.replace(partial, final)
+    atomic_write_json(store.run_dir(run) / "analysis" / "latest.json", {"key": key})
+    return final
+
+
+def latest_key(store: Store, run: str) -> str | None:
+    """The key of the analysis the dashboard shows by default, or None."""
+    path = store.run_dir(run) / "analysis" / "latest.json"
+    if not path.exists():
+        return None
+    key = read_json(path).get("key")
+    return key if key and has_analysis(store, run, key) else None
+
+
+def analysis_settings(store: Store, run: str, key: str | None = None) -> dict[str, Any]:
+    key = key or latest_key(store, run)
+    if key is None:
+        raise StoreError(f"run {run!r} has no analysis yet; run `grokviz analyze --run {run}`")
+    return read_json(analysis_dir(store, run, key) / "settings.json")
+
+
+def analysis_file(store: Store, run: str, name: str, key: str | None = None) -> Path | None:
+    """The Parquet file of one analysis table (latest analysis by default), or None."""
+    key = key or latest_key(store, run)
+    if key is None:
+        return None
+    path = analysis_dir(store, run, key) / f"{name}.parquet"
+    return path if path.exists() else None
+
+
+def read_analysis(store: Store, run: str, name: str, key: str | None = None) -> pd.DataFrame:
+    """One analysis table as a frame; an error says how to produce it when it is missing."""
+    path = analysis_file(store, run, name, key)
+    if path is None:
+        raise StoreError(f"run {run!r} has no {name!r} table yet; run `grokviz analyze --run {run}`")
+    return pq.read_table(path).to_pandas()
