@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True)
     export.add_argument("--table", required=True, choices=sorted(names.EXPORT_COLUMNS))
     export.add_argument("--out", required=True, help="FILE.parquet or FILE.csv")
+    _analyze_parser(sub)
     info = sub.add_parser("info", help="list the store's runs, checkpoints and samples")
     info.add_argument("--store", default="data")
     info.add_argument("--json", action="store_true", help="machine-readable output")
@@ -81,6 +82,45 @@ def _extract_parser(sub) -> None:
     p.add_argument("--part-size", type=int, default=256, help="samples per resumable part")
     p.add_argument("--trust-remote-code", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _analyze_parser(sub) -> None:
+    p = sub.add_parser("analyze", help="compute the paper's metrics (cached by settings)")
+    p.add_argument("--store", default="data")
+    p.add_argument("--run", required=True)
+    rule = p.add_mutually_exclusive_group()
+    rule.add_argument("--tau", type=float, default=None, help="cumulative weight kept per layer (0.7)")
+    rule.add_argument("--top-k", type=int, default=None, help="fixed experts per layer instead of tau")
+    p.add_argument("--distance", default="char", choices=["char", "expert"])
+    p.add_argument("--eps", default="auto", help="memorisation loss threshold, or 'auto'")
+    p.add_argument("--delta", type=float, default=0.05)
+    p.add_argument("--max-pairs", type=int, default=50_000, help="sample pairs above this many")
+    p.add_argument("--accuracy-window", default="auto", help="'auto' or A:B (steps)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-pairing", action="store_true", help="skip sentence-embedding pairing")
+    p.add_argument("--no-projection", action="store_true", help="skip the UMAP maps")
+    p.add_argument("--force", action="store_true", help="recompute even if cached")
+    p.add_argument("--quiet", action="store_true")
+
+
+@command
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from grokviz.analysis.run import analyze
+    from grokviz.config import AnalyzeConfig
+    from grokviz.store import Store
+
+    tau = args.tau if args.tau is not None or args.top_k is not None else 0.7
+    config = AnalyzeConfig(run=args.run, tau=tau, top_k=args.top_k, distance=args.distance,
+                           eps=args.eps, delta=args.delta, max_pairs=args.max_pairs,
+                           accuracy_window=args.accuracy_window, seed=args.seed,
+                           pairing=not args.no_pairing, projection=not args.no_projection)
+    report = analyze(config, Store(args.store, create=False), progress=not args.quiet, force=args.force)
+    if report.cached:
+        print(f"analysis {report.key} is already in the store (same settings and data); nothing to do")
+    else:
+        print(f"analysis {report.key} written in {report.seconds:.1f} s: "
+              + ", ".join(f"{k} {v}" for k, v in report.rows.items()))
+    return 0
 
 
 @command

@@ -114,3 +114,57 @@ class ExtractConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe provenance record."""
         return to_jsonable(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalyzeConfig:
+    """Settings of `grokviz analyze` (METHOD.md options); their hash keys the cached result."""
+
+    run: str
+    tau: float | None = 0.7
+    top_k: int | None = None
+    distance: str = "char"  # "char" (paper) or "expert"
+    eps: str | float = "auto"
+    delta: float = 0.05
+    max_pairs: int | None = 50_000
+    accuracy_window: str = "auto"  # "auto" or "A:B" (steps)
+    seed: int = 0
+    pairing: bool = True  # sentence-embedding pairing of Pretrain@p with Test@q
+    projection: bool = True  # AlignedUMAP maps for the dashboard
+    projection_samples: int = 2000
+    projection_steps: int = 12
+
+    def __post_init__(self) -> None:
+        check_run_name(self.run)
+        if (self.tau is None) == (self.top_k is None):
+            raise InputError("give exactly one of tau and top_k", field="tau")
+        if self.tau is not None and not 0 < self.tau <= 1:
+            raise InputError(f"tau must be in (0, 1], got {self.tau}", field="tau")
+        if self.top_k is not None:
+            _positive(self.top_k, "top_k")
+        if self.distance not in ("char", "expert"):
+            raise InputError(f"distance must be char or expert, got {self.distance!r}", field="distance")
+        if self.eps != "auto":
+            try:
+                object.__setattr__(self, "eps", float(self.eps))
+            except ValueError:
+                raise InputError(f"eps must be 'auto' or a number, got {self.eps!r}", field="eps") from None
+            _positive(self.eps, "eps")
+        _positive(self.delta, "delta")
+        if self.max_pairs is not None:
+            _positive(self.max_pairs, "max_pairs")
+        self.window()
+
+    def window(self) -> str | tuple[int, int]:
+        """The accuracy window as `correlate` takes it: "auto" or (start, stop) steps."""
+        if self.accuracy_window == "auto":
+            return "auto"
+        try:
+            start, stop = (int(part) for part in self.accuracy_window.split(":"))
+        except ValueError:
+            raise InputError(f"accuracy window must be 'auto' or A:B, got {self.accuracy_window!r}",
+                             field="accuracy_window") from None
+        return start, stop
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)

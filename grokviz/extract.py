@@ -30,7 +30,7 @@ from grokviz.encode import Encoded, encode_samples, pad_batch, token_batches
 from grokviz.errors import ModelError
 from grokviz.samples import read_samples
 from grokviz.store import Store, atomic_write_table
-from grokviz.tables import (CHECKPOINT_SCHEMA, QUANT, RESULTS_SCHEMA, ROUTER_SCHEMA,
+from grokviz.schemas import (CHECKPOINT_SCHEMA, QUANT, RESULTS_SCHEMA, ROUTER_SCHEMA,
                             SAMPLES_SCHEMA, TOKENS_SCHEMA)
 
 

@@ -59,11 +59,19 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
         RUN, "domain", "metric", "pearson", "pearson_p", "spearman", "spearman_p", "n_points", "window",
     ),
     "saturation": (RUN, STEP, LAYER, "reference", "top_k", "value"),
+    "accuracy_series": (RUN, STEP, GROUP, SPLIT, "accuracy", "n_items"),
+    "cross_correlations": (RUN, "metric", "metric_group", "accuracy_group", "own", "pearson", "spearman",
+                           "n_points", "window"),
+    "projection": (RUN, STEP, SAMPLE_ID, "x", "y"),
+    "health": (RUN, STEP, LAYER, "metric", "value"),
+    "coactivation": (RUN, STEP, LAYER, "expert_a", "expert_b", "p"),
+    "load": (RUN, STEP, LAYER, EXPERT, "share"),
 }
 
 EXTRACTION_TABLES = ("losses", "routing", "token_routes", "checkpoints", "samples")
 ANALYSIS_TABLES = (
     "pathways", "group_metrics", "memorization", "generalization", "pairs", "correlations", "saturation",
+    "accuracy_series", "cross_correlations", "projection", "health", "coactivation", "load",
 )
 
 # Group labels derived by the analysis (METHOD.md 5 and 6).

@@ -86,7 +86,13 @@ def write_analysis(store: Store, run: str, key: str, settings: dict[str, Any],
     final = analysis_dir(store, run, key)
     partial = final.with_name(f"{key}.partial-{uuid.uuid4().hex[:8]}")
     for name, frame in tables.items():
-        ordered = frame[list(names.EXPORT_COLUMNS[name])] if name in names.EXPORT_COLUMNS else frame
+        if len(frame.columns) == 0:
+            frame = pd.DataFrame(columns=list(names.EXPORT_COLUMNS[name]))
+        contract = [c for c in names.EXPORT_COLUMNS.get(name, ()) if c in frame]
+        missing = set(names.EXPORT_COLUMNS.get(name, ())) - set(frame.columns)
+        if missing and len(frame):
+            raise ValueError(f"analysis table {name!r} lacks contract columns {sorted(missing)}")
+        ordered = frame[contract + [c for c in frame.columns if c not in contract]]
         atomic_write_table(partial / f"{name}.parquet",
                            pa.Table.from_pandas(ordered, preserve_index=False))
     atomic_write_json(partial / "settings.json", {"settings": settings, "inputs": fingerprint})
@@ -94,8 +100,13 @@ def write_analysis(store: Store, run: str, key: str, settings: dict[str, Any],
         shutil.rmtree(partial)
     else:
         os.replace(partial, final)
-    atomic_write_json(store.run_dir(run) / "analysis" / "latest.json", {"key": key})
+    write_latest(store, run, key)
     return final
+
+
+def write_latest(store: Store, run: str, key: str) -> None:
+    """Point the dashboard's default view at analysis `key`."""
+    atomic_write_json(store.run_dir(run) / "analysis" / "latest.json", {"key": key})
 
 
 def latest_key(store: Store, run: str) -> str | None:

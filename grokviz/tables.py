@@ -19,31 +19,9 @@ import pyarrow.parquet as pq
 
 from grokviz import names, results
 from grokviz.errors import InputError, StoreError
+from grokviz.schemas import (CHECKPOINT_SCHEMA, QUANT, RESULTS_SCHEMA, SAMPLES_SCHEMA,  # noqa: F401
+                             TOKENS_SCHEMA)
 from grokviz.store import Store
-
-QUANT = 65535  # router probabilities are stored as round(p * QUANT) in uint16
-
-SAMPLES_SCHEMA = pa.schema([
-    ("run", pa.string()), ("sample_id", pa.string()), ("group", pa.string()),
-    ("split", pa.string()), ("prompt", pa.string()), ("n_tokens", pa.int32()),
-    ("truncated", pa.bool_()), ("order", pa.int32()), ("text", pa.string()),
-])
-RESULTS_SCHEMA = pa.schema([
-    ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()),
-    ("loss", pa.float32()), ("n_tokens", pa.int32()), ("n_experts", pa.int16()),
-    ("dist", pa.list_(pa.uint16())),
-])
-TOKENS_SCHEMA = pa.schema([
-    ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()), ("pos", pa.int32()),
-    ("token_id", pa.int32()), ("token", pa.string()), ("layer", pa.int16()), ("rank", pa.int16()),
-    ("expert", pa.int16()), ("weight", pa.float32()),
-])
-CHECKPOINT_SCHEMA = pa.schema([
-    ("run", pa.string()), ("step", pa.int64()), ("tokens", pa.int64()),
-    ("revision", pa.string()), ("path", pa.string()),
-])
-ROUTER_SCHEMA = pa.schema([("layer", pa.int16()), ("n_experts", pa.int32()),
-                           ("d_model", pa.int32()), ("weight", pa.binary())])
 
 VIEW_SQL = {
     "losses": """SELECT r.run, r.step, r.sample_id, s."group", s.split, r.loss, r.n_tokens
@@ -64,6 +42,9 @@ ORDER_BY = {
     "memorization": "run, sample_id", "generalization": "run, item_id",
     "pairs": "run, domain, train_group", "correlations": "run, domain, metric",
     "saturation": "run, reference, top_k, layer, step",
+    "accuracy_series": "run, split, \"group\", step", "cross_correlations": "run, metric, metric_group, accuracy_group",
+    "projection": "run, step, sample_id", "health": "run, metric, layer, step",
+    "coactivation": "run, step, layer, expert_a, expert_b", "load": "run, step, layer, expert",
 }
 
 
@@ -121,10 +102,18 @@ class Tables:
             raise InputError(f"unknown table {name!r}; choose one of {sorted(ORDER_BY)}",
                              field="table")
         columns = ", ".join(f'"{c}"' for c in names.EXPORT_COLUMNS[name])
+        if name in names.ANALYSIS_TABLES:  # contract columns first, then documented extras
+            columns = "*"
         return self.query(f"SELECT {columns} FROM {name} ORDER BY {ORDER_BY[name]}")
 
     def close(self) -> None:
         self.con.close()
+
+    def __enter__(self) -> "Tables":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
 
 def _existing(paths) -> list[str]:

@@ -1,0 +1,154 @@
+"""Run the analysis of one run: read the store, compute every table, publish them atomically.
+
+Streams over checkpoints (one checkpoint's distributions in memory at a time). The result is
+cached under a key hashing the settings and the input fingerprint: a second call with the
+same settings and data does no work; new checkpoints, new accuracy or other settings make a
+new key. Written into a `.partial` folder and renamed, so a killed analyze leaves nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from grokviz import names, results
+from grokviz.analysis import correlate, groups, health_stats, pathway_stats, projection
+from grokviz.config import AnalyzeConfig
+from grokviz.errors import StoreError
+from grokviz.metrics.health import routing_entropy
+from grokviz.metrics.pairing import pair_groups, similarity_matrix
+from grokviz.store import Store
+from grokviz.tables import Tables, read_router_weights, read_samples_table, read_step
+
+
+@dataclasses.dataclass
+class AnalyzeReport:
+    key: str
+    cached: bool
+    seconds: float = 0.0
+    rows: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force: bool = False) -> AnalyzeReport:
+    """Compute (or reuse) every analysis table of `config.run`."""
+    started = time.perf_counter()
+    store.run_info(config.run)
+    fingerprint = results.input_fingerprint(store, config.run)
+    settings = config.to_dict()
+    key = results.analysis_key(settings, fingerprint)
+    if results.has_analysis(store, config.run, key) and not force:
+        results.write_latest(store, config.run, key)
+        return AnalyzeReport(key, cached=True, seconds=time.perf_counter() - started)
+    computed = compute(config, store, progress)
+    results.write_analysis(store, config.run, key, settings, fingerprint, computed)
+    return AnalyzeReport(key, cached=False, seconds=time.perf_counter() - started,
+                         rows={name: len(frame) for name, frame in computed.items()})
+
+
+def compute(config: AnalyzeConfig, store: Store, progress: bool) -> dict[str, pd.DataFrame]:
+    run = config.run
+    with Tables(store, run) as tables:
+        losses = tables.query("SELECT step, sample_id, loss FROM losses")
+        accuracy = tables.query("SELECT * FROM accuracy")
+        routes = tables.query("SELECT step, sample_id, pos, layer, rank, expert, weight FROM token_routes")
+    steps = sorted(int(s) for s in losses[names.STEP].unique())
+    if not steps:
+        raise StoreError(f"run {run!r} has no complete checkpoint to analyze")
+    samples = read_samples_table(store, run)
+    memorized = groups.memorization(run, samples, losses, steps, config.eps, config.delta)
+    generalized = groups.generalization(run, accuracy, steps)
+    acc_series = groups.accuracy_series(run, accuracy, generalized)
+    walk = _walk_steps(config, store, steps, groups.metric_groups(memorized), memorized, progress)
+    pathways = walk["pathways"].merge(samples[[names.SAMPLE_ID, names.GROUP]], on=names.SAMPLE_ID)
+    pathways.insert(0, names.RUN, run)
+    metrics = walk["metrics"]
+    pairs = _pairs(config, samples, memorized, generalized)
+    out = {
+        "pathways": pathways, "group_metrics": metrics.assign(run=run),
+        "memorization": memorized, "generalization": generalized, "pairs": pairs,
+        "accuracy_series": acc_series,
+        "correlations": correlate.domain_tables(run, metrics, acc_series, losses, samples, pairs,
+                                                steps, config.window()),
+        "cross_correlations": correlate.cross_table(run, metrics, acc_series, steps, config.window()),
+        "projection": walk["projection"].assign(run=run),
+    }
+    out |= _health(run, routes, walk["health"], store.run_info(run)["model"])
+    return out
+
+
+def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_groups: dict,
+                memorized: pd.DataFrame, progress: bool) -> dict:
+    """One pass over checkpoints: pathways, group metrics, entropy, projection inputs."""
+    domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
+    project_steps = set(projection.pick(steps, config.projection_steps)) if config.projection else set()
+    tables, rows, health, vectors = [], [], [], {}
+    chosen_ids = None
+    for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
+        frame, dist = read_step(store, config.run, step)
+        table, layers = pathway_stats.step_pathways(step, frame, dist, read_router_weights(store, config.run, step),
+                                                    config.tau, config.top_k)
+        tables.append(table.drop(columns=[names.LOSS]))
+        rows += pathway_stats.group_metrics(step, table, layers, metric_groups, config.distance,
+                                            config.max_pairs, config.seed)
+        rows += pathway_stats.cross_group_metrics(step, table, domains, config.distance,
+                                                  config.max_pairs, config.seed)
+        entropy = routing_entropy(dist).mean(axis=0)  # shape: (layers,)
+        health += [{names.RUN: config.run, names.STEP: step, names.LAYER: layer, "metric": "entropy",
+                    "value": float(v)} for layer, v in enumerate(entropy)]
+        if step in project_steps:
+            chosen_ids = _projection_ids(frame, memorized, config) if chosen_ids is None else chosen_ids
+            rows_of = pd.Index(frame[names.SAMPLE_ID]).get_indexer(chosen_ids)
+            vectors[step] = projection.pathway_vectors(dist[rows_of], config.tau, config.top_k)
+    projected = (projection.aligned_maps(vectors, chosen_ids, config.seed) if vectors
+                 else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))
+    return {"pathways": pd.concat(tables, ignore_index=True), "metrics": pathway_stats.metric_frame(rows),
+            "health": health, "projection": projected}
+
+
+def _projection_ids(frame: pd.DataFrame, memorized: pd.DataFrame, config: AnalyzeConfig) -> np.ndarray:
+    """A seeded sample of the training samples present at the first projected checkpoint."""
+    ids = np.intersect1d(memorized[names.SAMPLE_ID].to_numpy(dtype=str), frame[names.SAMPLE_ID].to_numpy(dtype=str))
+    if len(ids) > config.projection_samples:
+        ids = np.sort(np.random.default_rng(config.seed).choice(ids, config.projection_samples, replace=False))
+    return ids
+
+
+def _pairs(config: AnalyzeConfig, samples: pd.DataFrame, memorized: pd.DataFrame,
+           generalized: pd.DataFrame) -> pd.DataFrame:
+    """Pretrain@p -> Test@q within each domain by mean embedding cosine (METHOD.md 7)."""
+    columns = [names.RUN, "domain", "train_group", "test_group", "similarity", "delay"]
+    if not config.pairing or generalized.empty:
+        return pd.DataFrame(columns=columns)
+    from grokviz.embed import embed_texts  # torch only when pairing is asked for
+
+    text = samples.set_index(names.SAMPLE_ID)[names.TEXT]
+    done = memorized[memorized["t_star"] != names.NEVER_MEMORISED]
+    solved = generalized[(generalized["t_hash"] != names.NEVER_MEMORISED) & generalized[names.ITEM_ID].isin(text.index)]
+    frames = []
+    for domain in sorted(set(done[names.GROUP]) & set(solved[names.GROUP])):
+        train = done[done[names.GROUP] == domain]
+        test = solved[solved[names.GROUP] == domain]
+        train_emb = {g: embed_texts(text[f[names.SAMPLE_ID]].tolist()) for g, f in train.groupby("pretrain_group")}
+        test_emb = {g: embed_texts(text[f[names.ITEM_ID]].tolist()) for g, f in test.groupby("test_group")}
+        paired = pair_groups(similarity_matrix(train_emb, test_emb),
+                             train.groupby("pretrain_group")["t_star"].first().to_dict(),
+                             test.groupby("test_group")["t_hash"].first().to_dict())
+        frames.append(paired.assign(run=config.run, domain=domain))
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def _health(run: str, routes: pd.DataFrame, health_rows: list[dict], model: dict) -> dict[str, pd.DataFrame]:
+    """Saturation, co-activation, load and health tables (empty without per-token routes)."""
+    if routes.empty:
+        empty = pd.DataFrame(columns=list(names.EXPORT_COLUMNS["saturation"]))
+        return {"saturation": empty, "health": pd.DataFrame(health_rows),
+                "coactivation": pd.DataFrame(), "load": pd.DataFrame()}
+    steps = sorted(int(s) for s in routes[names.STEP].unique())
+    ids, weights = health_stats.topk_arrays(routes, steps)
+    co, load, extra = health_stats.load_tables(run, ids, weights, int(model["n_experts"]))
+    return {"saturation": health_stats.saturation_table(run, ids, int(model["top_k"])),
+            "health": pd.DataFrame(health_rows + extra), "coactivation": co, "load": load}

@@ -1,0 +1,33 @@
+"""Arrow schemas of the files the store holds; the single definition writers and readers share.
+
+No DuckDB, no torch: extraction (which may run on a machine without DuckDB) and the query
+layer both import from here.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+QUANT = 65535  # router probabilities are stored as round(p * QUANT) in uint16
+
+SAMPLES_SCHEMA = pa.schema([
+    ("run", pa.string()), ("sample_id", pa.string()), ("group", pa.string()),
+    ("split", pa.string()), ("prompt", pa.string()), ("n_tokens", pa.int32()),
+    ("truncated", pa.bool_()), ("order", pa.int32()), ("text", pa.string()),
+])
+RESULTS_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()),
+    ("loss", pa.float32()), ("n_tokens", pa.int32()), ("n_experts", pa.int16()),
+    ("dist", pa.list_(pa.uint16())),
+])
+TOKENS_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()), ("pos", pa.int32()),
+    ("token_id", pa.int32()), ("token", pa.string()), ("layer", pa.int16()), ("rank", pa.int16()),
+    ("expert", pa.int16()), ("weight", pa.float32()),
+])
+CHECKPOINT_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("tokens", pa.int64()),
+    ("revision", pa.string()), ("path", pa.string()),
+])
+ROUTER_SCHEMA = pa.schema([("layer", pa.int16()), ("n_experts", pa.int32()),
+                           ("d_model", pa.int32()), ("weight", pa.binary())])
