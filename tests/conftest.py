@@ -75,3 +75,40 @@ def small_store(tmp_path_factory, series_factory):
     extract(ExtractConfig(run="tiny", model=str(series_factory("olmoe")), samples=str(samples),
                           token_routes=3), store, progress=False)
     return store
+
+
+def synthetic_accuracy(run: str, groups: dict[str, list[str]], steps: list[int], seed: int = 0):
+    """Held-out correctness that rises over training, each item from a seeded step on."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, items in groups.items():
+        for item in items:
+            solved_from = steps[rng.integers(1, len(steps))]
+            rows += [{"run": run, "step": s, "group": group, "split": "test", "item_id": item,
+                      "correct": int(s >= solved_from)} for s in steps]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def analyzed_store(tmp_path_factory, small_store):
+    """A copy of `small_store` with held-out accuracy and a finished analysis."""
+    import shutil
+
+    from grokviz.analysis.run import analyze
+    from grokviz.config import AnalyzeConfig
+    from grokviz.results import ACCURACY_SCHEMA, append_table
+    from grokviz.store import Store
+    from grokviz.tables import read_samples_table
+
+    root = tmp_path_factory.mktemp("analyzed") / "data"
+    shutil.copytree(small_store.root, root)
+    store = Store(root)
+    samples = read_samples_table(store, "tiny")
+    items = {g: f["sample_id"].tolist() for g, f in samples.groupby("group")}
+    append_table(store, "tiny", "accuracy", synthetic_accuracy("tiny", items, [100, 200, 300]),
+                 schema=ACCURACY_SCHEMA, part="held-out")
+    analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000), store, progress=False)
+    return store
