@@ -2,7 +2,7 @@
 
 Owns the two levels of comparison (`Level.CHAR` on the literal string, as the paper does;
 `Level.EXPERT`, one symbol per expert id with layer boundaries kept), the full distance
-matrix, and group means over all unordered pairs i<j: exact and streamed in blocks of rows
+matrix, and group means over all unordered pairs i<j: exact and streamed in tiles
 (memory O(block^2), never n^2), or estimated from uniformly sampled pairs with a standard
 error above a pair budget. All distances come from rapidfuzz's compiled, multi-threaded
 `process.cdist` / `process.cpdist`; identical pathways are compared once and weighted by

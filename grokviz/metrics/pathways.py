@@ -217,7 +217,9 @@ def topk_pathway_strings(expert_ids: np.ndarray) -> list[str]:
     """
     ids = np.asarray(expert_ids)
     if ids.ndim != 3 or not np.issubdtype(ids.dtype, np.integer) or np.any(ids < 0):
-        raise ValueError(f"expert_ids must be non-negative integers of shape (n, n_layers, k), got {ids.shape}")
+        raise ValueError(
+            f"expert_ids must be non-negative integers of shape (n, n_layers, k), got {ids.shape}"
+        )
     if ids.shape[1] == 0 or ids.shape[2] == 0:
         raise ValueError(f"expert_ids needs at least one layer and one expert per layer, got {ids.shape}")
     if ids.shape[0] == 0:

@@ -1,0 +1,122 @@
+"""Generalisation step t# of test items, Test@t# groups and group accuracy (METHOD 6).
+
+t#_j is the earliest checkpoint t at which item j is correct, its mean correctness over
+[t, T] exceeds `min_mean` (0.8) and it has at most `max_errors` (1) errors after t; items
+that never meet this get names.NEVER_MEMORISED (-1). Correctness is a 0/1 matrix of shape
+(n_items, n_steps), one column per checkpoint in ascending step order.
+
+This module never evaluates a model; it only reads correctness that was computed or imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from grokviz import names
+
+T_HASH = "t_hash"  # as in names.EXPORT_COLUMNS["generalization"]
+ACCURACY = "accuracy"
+NEVER_GROUP = "never"
+
+
+def _check_correct(correct: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Correctness as float64 0/1 (n_items, n_steps) and steps as strictly ascending ints."""
+    values = np.asarray(correct, dtype=np.float64)
+    steps_arr = np.asarray(steps, dtype=np.int64)
+    if values.ndim != 2:
+        raise ValueError(f"correct must have shape (n_items, n_steps), got {values.shape}")
+    if steps_arr.ndim != 1 or len(steps_arr) != values.shape[1] or len(steps_arr) == 0:
+        raise ValueError(
+            f"steps must list one step per correctness column ({values.shape[1]}), got {len(steps_arr)}"
+        )
+    if np.any(np.diff(steps_arr) <= 0):
+        raise ValueError("steps must be strictly ascending")
+    if not np.all((values == 0) | (values == 1)):
+        raise ValueError("correct must hold only 0 and 1")
+    return values, steps_arr
+
+
+def generalisation_steps(
+    correct: np.ndarray, steps: Sequence[int], min_mean: float = 0.8, max_errors: int = 1
+) -> np.ndarray:
+    """t# per item: a step value, or names.NEVER_MEMORISED (-1). Shape (n_items,).
+
+    >>> correct = np.array([[0, 1, 1, 1, 1, 1, 1],    # solved from 200 on
+    ...                     [1, 0, 1, 1, 0, 1, 1],    # one error after 300: mean 4/5 is not > 0.8
+    ...                     [1, 1, 0, 1, 1, 1, 1]])   # one error after 100: 6/7 > 0.8
+    >>> generalisation_steps(correct, [100, 200, 300, 400, 500, 600, 700]).tolist()
+    [200, 600, 100]
+    """
+    values, steps_arr = _check_correct(correct, steps)
+    n_steps = len(steps_arr)
+    solved_after = np.cumsum(values[:, ::-1], axis=1)[:, ::-1]  # (n, n_steps): solved in [t, T]
+    length = n_steps - np.arange(n_steps)  # (n_steps,): checkpoints in [t, T]
+    ok = (
+        (values == 1)
+        & (solved_after / length > min_mean)
+        & (length - solved_after <= max_errors)
+    )  # (n, n_steps)
+    first = np.where(ok.any(axis=1), ok.argmax(axis=1), n_steps)
+    return np.append(steps_arr, names.NEVER_MEMORISED)[first]
+
+
+def test_group(t_hash: int) -> str:
+    """Group label of a generalisation step: "Test@{step}", or "never".
+
+    >>> test_group(125000), test_group(-1)
+    ('Test@125000', 'never')
+    """
+    return NEVER_GROUP if t_hash == names.NEVER_MEMORISED else names.TEST_GROUP.format(step=int(t_hash))
+
+
+test_group.__test__ = False  # a label builder, not a test, despite its name
+
+
+def generalization_table(
+    item_ids: Sequence,
+    groups: Sequence[str],
+    correct: np.ndarray,
+    steps: Sequence[int],
+    min_mean: float = 0.8,
+    max_errors: int = 1,
+) -> pd.DataFrame:
+    """One row per test item: item_id, group, t_hash.
+
+    >>> generalization_table(["q1", "q2"], ["math", "math"], [[0, 1, 1], [1, 0, 0]], [10, 20, 30])
+      item_id group  t_hash
+    0      q1  math      20
+    1      q2  math      -1
+    """
+    values, steps_arr = _check_correct(correct, steps)
+    if len(item_ids) != len(values) or len(groups) != len(values):
+        raise ValueError(
+            f"need one item_id and group per row ({len(values)}), got {len(item_ids)} and {len(groups)}"
+        )
+    t_hash = generalisation_steps(values, steps_arr, min_mean, max_errors)
+    return pd.DataFrame({names.ITEM_ID: list(item_ids), names.GROUP: list(groups), T_HASH: t_hash})
+
+
+def group_accuracy(correct: np.ndarray, steps: Sequence[int], labels: Sequence[str]) -> pd.DataFrame:
+    """Mean correctness per group (label) and checkpoint, long format: group, step, accuracy.
+
+    >>> group_accuracy([[0, 1], [1, 1], [0, 0]], [10, 20], ["a", "a", "b"])
+      group  step  accuracy
+    0     a    10       0.5
+    1     a    20       1.0
+    2     b    10       0.0
+    3     b    20       0.0
+    """
+    values, steps_arr = _check_correct(correct, steps)
+    label_arr = np.asarray(labels, dtype=object)
+    if len(label_arr) != len(values):
+        raise ValueError(f"need one label per row ({len(values)}), got {len(label_arr)}")
+    rows = []
+    for label in pd.unique(label_arr):
+        accuracy = values[label_arr == label].mean(axis=0)  # (n_steps,)
+        rows.append(pd.DataFrame({names.GROUP: label, names.STEP: steps_arr, ACCURACY: accuracy}))
+    if not rows:
+        return pd.DataFrame({names.GROUP: [], names.STEP: [], ACCURACY: []})
+    return pd.concat(rows, ignore_index=True)
