@@ -43,8 +43,11 @@ def build_model(args, device, dtype):
         num_experts_per_tok=args.top_k, vocab_size=args.vocab)
     config = OlmoeConfig(**shape, norm_topk_prob=False, pad_token_id=0, max_position_embeddings=4096)
     torch.manual_seed(0)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # build in the target dtype: no fp32 copy of 7B weights
     with torch.device(device):
-        model = OlmoeForCausalLM(config).to(dtype).eval()
+        model = OlmoeForCausalLM(config).eval()
+    torch.set_default_dtype(default)
     return model
 
 
@@ -62,6 +65,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=4096)
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--min-length", type=int, default=None, help="default: length / 2")
     parser.add_argument("--budget", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="OLMoE-1B-7B shape (GPU)")
@@ -80,7 +84,7 @@ def overhead(model, args, device) -> None:
 
     rng = np.random.default_rng(0)
     vocab = model.config.vocab_size
-    lengths = rng.integers(args.length // 2, args.length + 1, size=args.samples)
+    lengths = rng.integers(args.min_length or args.length // 2, args.length + 1, size=args.samples)
     encoded = Encoded([rng.integers(1, vocab, size=n) for n in lengths], np.ones(args.samples, int),
                       np.zeros(args.samples, bool))
     samples = pd.DataFrame({"sample_id": [f"s{i}" for i in range(args.samples)]})
@@ -98,8 +102,9 @@ def overhead(model, args, device) -> None:
         with RouterHooks(routers) as hooks:
             for batch, (ids, attention, loss, route) in zip(batches, padded):
                 out = model(input_ids=as_t(ids), attention_mask=as_t(attention).long())
-                res = reduce_batch(out.logits, hooks, as_t(ids), as_t(route), as_t(loss))
-                part_tables("b", 0, samples, encoded, _Tok(), batch, res, keep)
+                rows = [r for r, i in enumerate(batch) if keep[i]]
+                res = reduce_batch(out.logits, hooks, as_t(ids), as_t(route), as_t(loss), rows)
+                part_tables("b", 0, samples, encoded, _Tok(), batch, res)
 
     times = {"plain": [], "captured": []}
     with torch.inference_mode():
@@ -132,13 +137,12 @@ def store_bytes(args, n: int = 2000) -> None:
 
     rng = np.random.default_rng(1)
     dist = torch.from_numpy(rng.dirichlet(np.full(args.experts, 0.3), size=(n, args.layers)).astype(np.float32))
-    result = BatchResult(loss=torch.rand(n), n_loss_tokens=torch.full((n,), 500),
-                         dist=dist, top_index=torch.zeros(n, 1, args.layers, args.top_k, dtype=torch.long),
-                         top_weight=torch.zeros(n, 1, args.layers, args.top_k))
+    result = BatchResult(loss=torch.rand(n), n_loss_tokens=torch.full((n,), 500), dist=dist,
+                         token_rows=[], top_index=torch.zeros(0, 1, args.layers, args.top_k, dtype=torch.long),
+                         top_weight=torch.zeros(0, 1, args.layers, args.top_k))
     samples = pd.DataFrame({"sample_id": [f"open-web-math-{i:07d}" for i in range(n)]})
     encoded = Encoded([np.ones(1, int)] * n, np.ones(n, int), np.zeros(n, bool))
-    table, _ = part_tables("olmoe-math", 125000, samples, encoded, _Tok(), list(range(n)), result,
-                           np.zeros(n, bool))
+    table, _ = part_tables("olmoe-math", 125000, samples, encoded, _Tok(), list(range(n)), result)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "part.samples.parquet"
         atomic_write_table(path, table)

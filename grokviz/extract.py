@@ -135,19 +135,20 @@ def shard_parts(n_samples: int, part_size: int, shard: tuple[int, int]) -> list[
 
 @torch.inference_mode()
 def run_batch(model: torch.nn.Module, hooks: RouterHooks, encoded: Encoded, batch: Sequence[int],
-              pad_id: int, span: RouteSpan, device: torch.device) -> BatchResult:
-    """One padded forward pass with hooks; returns the reduced per-sample results."""
+              pad_id: int, span: RouteSpan, device: torch.device, keep_tokens: np.ndarray) -> BatchResult:
+    """One padded forward pass with hooks; returns the reduced per-sample results (per-token
+    routes only for the samples `keep_tokens` marks)."""
     ids, attention, loss_mask, route_mask = pad_batch(encoded, batch, pad_id,
                                                       span == RouteSpan.COMPLETION)
     as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
     output = model(input_ids=as_tensor(ids), attention_mask=as_tensor(attention).long())
+    token_rows = [row for row, index in enumerate(batch) if keep_tokens[index]]
     return reduce_batch(output.logits, hooks, as_tensor(ids), as_tensor(route_mask),
-                        as_tensor(loss_mask))
+                        as_tensor(loss_mask), token_rows)
 
 
 def part_tables(run: str, step: int, samples: pd.DataFrame, encoded: Encoded, tokenizer,
-                batch: Sequence[int], result: BatchResult, keep_tokens: np.ndarray
-                ) -> tuple[pa.Table, pa.Table | None]:
+                batch: Sequence[int], result: BatchResult) -> tuple[pa.Table, pa.Table | None]:
     """Arrow tables of one batch: per-sample results, and per-token routes where kept."""
     n, layers, experts = result.dist.shape
     quantised = torch.round(result.dist.clamp(0, 1) * QUANT).to(torch.int32).numpy().astype(np.uint16)
@@ -158,9 +159,9 @@ def part_tables(run: str, step: int, samples: pd.DataFrame, encoded: Encoded, to
         pa.array(result.loss.numpy(), pa.float32()), pa.array(result.n_loss_tokens.numpy(), pa.int32()),
         pa.array([experts] * n, pa.int16()), dist.cast(pa.list_(pa.uint16())),
     ], schema=RESULTS_SCHEMA)
-    token_frames = [token_frame(run, step, sample_ids[row], encoded.ids[index], tokenizer,
-                                result.top_index[row], result.top_weight[row])
-                    for row, index in enumerate(batch) if keep_tokens[index]]
+    token_frames = [token_frame(run, step, sample_ids[row], encoded.ids[batch[row]], tokenizer,
+                                result.top_index[kept], result.top_weight[kept])
+                    for kept, row in enumerate(result.token_rows)]
     tokens = pa.concat_tables(token_frames) if token_frames else None
     return results, tokens
 
@@ -285,9 +286,10 @@ class _Job:
         cfg, store = self.config, self.store
         results, tokens = [], []
         for batch in token_batches(part, self.encoded.lengths, cfg.token_budget):
-            reduced = run_batch(model, hooks, self.encoded, batch, pad_id, cfg.route_span, device)
+            reduced = run_batch(model, hooks, self.encoded, batch, pad_id, cfg.route_span, device,
+                                self.keep_tokens)
             res, tok = part_tables(cfg.run, step, self.samples, self.encoded, self.tokenizer,
-                                   batch, reduced, self.keep_tokens)
+                                   batch, reduced)
             results.append(res)
             tokens += [tok] if tok is not None else []
             bar.update(int(self.encoded.lengths[batch].sum()))
