@@ -78,7 +78,8 @@ class Tables:
         self._view("accuracy", [f for r in runs for f in results.table_files(store, r, "accuracy")],
                    results.ACCURACY_SCHEMA)
         self._view("monitor", [f for r in runs for f in results.table_files(store, r, "monitor")],
-                   pa.schema([("run", pa.string()), ("step", pa.int64())]))
+                   pa.schema([("run", pa.string()), ("step", pa.int64()), ("group", pa.string()),
+                              ("metric", pa.string()), ("value", pa.float64())]))
         for name in names.ANALYSIS_TABLES:
             files = [str(results.analysis_file(store, r, name)) for r in runs
                      if results.analysis_file(store, r, name) is not None]
