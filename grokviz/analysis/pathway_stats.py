@@ -44,8 +44,9 @@ def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float,
 
 
 def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups: dict[str, np.ndarray],
-                  level: str, max_pairs: int | None, seed: int) -> list[dict]:
-    """Every metric of every group at one checkpoint (groups map names to sample ids)."""
+                  level: str, max_pairs: int | None, seed: int, per_layer: set[str] = frozenset()) -> list[dict]:
+    """Every metric of every group at one checkpoint (groups map names to sample ids); the
+    per-layer distances (paper Fig. 5) only for the groups named in `per_layer`."""
     index = pd.Index(pathways[names.SAMPLE_ID])
     rows = []
     for group, members in groups.items():
@@ -56,8 +57,9 @@ def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups:
         n = len(strings)
         rows.append(_row(step, group, "distance",
                          mean_pairwise_distance(strings, level, max_pairs, seed), n))
-        for layer, estimate in enumerate(per_layer_mean_distance(layers[rows_of], level, max_pairs, seed)):
-            rows.append(_row(step, group, f"distance_layer_{layer}", estimate, n))
+        if group in per_layer:
+            for layer, estimate in enumerate(per_layer_mean_distance(layers[rows_of], level, max_pairs, seed)):
+                rows.append(_row(step, group, f"distance_layer_{layer}", estimate, n))
         for metric in ("consistency", "mean_cosine", names.LOSS):
             rows.append(_row(step, group, metric, part[metric].mean() if n else np.nan, n))
         rows.append(_row(step, group, "distinct_pathways", len(set(strings)), n))

@@ -93,7 +93,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
                                                     config.tau, config.top_k)
         tables.append(table.drop(columns=[names.LOSS]))
         rows += pathway_stats.group_metrics(step, table, layers, metric_groups, config.distance,
-                                            config.max_pairs, config.seed)
+                                            config.max_pairs, config.seed, per_layer=set(domains))
         rows += pathway_stats.cross_group_metrics(step, table, domains, config.distance,
                                                   config.max_pairs, config.seed)
         entropy = routing_entropy(dist).mean(axis=0)  # shape: (layers,)
