@@ -5,7 +5,6 @@ Every model is built from a config and saved to a tmp folder (never mocked, neve
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,28 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("olmoe", "mixtral", "qwen2_moe", "qwen3_moe")
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
-def sample_rows(count: int = 12, seed: int = 0) -> list[dict]:
-    """Samples of varying length over the tiny vocabulary, in two groups, some with prompts."""
-    import random
-
-    rng = random.Random(seed)
-    rows = []
-    for i in range(count):
-        words = [f"w{rng.randrange(40)}" for _ in range(rng.randrange(3, 14))]
-        row = {"sample_id": f"s{i:03d}", "text": " ".join(words), "group": "even" if i % 2 else "odd"}
-        if i % 3 == 0:
-            row["prompt"] = " ".join(words[:2])
-        rows.append(row)
-    return rows
+from factories import ROOT, FAMILIES, sample_rows, synthetic_accuracy, write_jsonl  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -75,21 +53,6 @@ def small_store(tmp_path_factory, series_factory):
     extract(ExtractConfig(run="tiny", model=str(series_factory("olmoe")), samples=str(samples),
                           token_routes=3), store, progress=False)
     return store
-
-
-def synthetic_accuracy(run: str, groups: dict[str, list[str]], steps: list[int], seed: int = 0):
-    """Held-out correctness that rises over training, each item from a seeded step on."""
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for group, items in groups.items():
-        for item in items:
-            solved_from = steps[rng.integers(1, len(steps))]
-            rows += [{"run": run, "step": s, "group": group, "split": "test", "item_id": item,
-                      "correct": int(s >= solved_from)} for s in steps]
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import sample_rows, write_jsonl
+from factories import sample_rows, write_jsonl
 from grokviz.cli import main
 from grokviz.store import SCHEMA_VERSION
 

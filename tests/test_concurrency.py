@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, sample_rows, write_jsonl
+from factories import ROOT, sample_rows, write_jsonl
 from grokviz.store import Store
 from grokviz.summary import store_summary
 from grokviz.tables import Tables, read_step

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FAMILIES, sample_rows, write_jsonl
+from factories import FAMILIES, sample_rows, write_jsonl
 from grokviz.adapters import adapter_for
 from grokviz.config import ExtractConfig
 from grokviz.extract import extract

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from factories import ROOT
 
 PACKAGE = ROOT / "grokviz"
 
@@ -64,7 +64,7 @@ def test_headless_modules_load_without_torch_streamlit_or_umap():
 
 
 def test_the_dashboard_modules_never_load_torch():
-    pages = " ".join(f"'{p}'" for p in sorted((ROOT / "pages").glob("*.py")))
+    pages = " ".join(f"'{p}'" for p in sorted((ROOT / "app_pages").glob("*.py")))
     code = ("import ast, sys; sys.argv=['x']\nimport grokviz.ui\n"
             f"for page in [{pages.replace(' ', ', ')}]:\n"
             "    tree = ast.parse(open(page).read())\n"

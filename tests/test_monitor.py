@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import sample_rows
+from factories import sample_rows
 from grokviz.monitor import PathwayMonitor, monitor_callback
 from grokviz.store import Store
 from grokviz.tables import Tables

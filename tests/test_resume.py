@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, sample_rows, write_jsonl
+from factories import ROOT, sample_rows, write_jsonl
 from grokviz.names import EXTRACTION_TABLES
 from grokviz.store import Store
 from grokviz.tables import Tables

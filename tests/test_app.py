@@ -1,0 +1,257 @@
+"""The dashboard end to end in Streamlit's AppTest: every page, widgets, URL state, bad input.
+
+Runs the real app.py on real stores (a tiny extraction; a copy with synthetic analysis tables;
+an empty folder), switching pages the way st.navigation registers them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard_data import analysed_store, one_checkpoint_store  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = ("overview", "memorization", "pathways", "map", "grokking", "inspector", "health")
+pytestmark = pytest.mark.timeout(90)
+
+
+def open_app(monkeypatch, root, page: str = "overview", params: dict | None = None) -> AppTest:
+    """Run app.py on the store at `root` and show `page` (no exception allowed)."""
+    monkeypatch.setenv("GROKVIZ_STORE", str(root))
+    at = AppTest.from_file(APP, default_timeout=60)
+    if params:
+        at.query_params = dict(params)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The Plotly figures on screen, as their JSON specs."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def copy_link(at: AppTest) -> str:
+    """The sidebar's copy-link box."""
+    return at.sidebar.code[0].value
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_extracted_store(monkeypatch, small_store, page):
+    at = open_app(monkeypatch, small_store.root, page)
+    assert at.header[0].value.endswith("· tiny")
+    if page in ("map", "grokking", "health"):  # need the analysis: say so and how
+        assert "grokviz analyze" in at.code[0].value and at.info
+    else:
+        assert charts(at) or at.dataframe
+
+
+def test_overview_lists_runs_checkpoints_groups(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root)
+    runs, checkpoints, groups = (frame.value for frame in at.dataframe)
+    assert runs["run"].tolist() == ["tiny"] and runs["checkpoints"].tolist() == [3]
+    assert checkpoints["step"].tolist() == [100, 200, 300] and checkpoints["complete"].all()
+    assert groups["n"].sum() == 12
+    assert "no analysis yet" in texts(at.info)
+
+
+def test_pathways_two_sankeys_driven_by_widgets(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root, "pathways")
+    sankeys = [c for c in charts(at) if c["data"][0]["type"] == "sankey"]
+    assert len(sankeys) == 2
+    at.select_slider(key="w.topn").set_value(2)
+    at.slider(key="w.layers").set_value((1, 2))
+    at.selectbox(key="w.flow").set_value("sample-tau").run()
+    assert not at.exception
+    for spec in charts(at):
+        labels = spec["data"][0]["node"]["label"]
+        assert {label.split()[0] for label in labels} <= {"L1", "L2"}
+        assert sum(not label.endswith("other") for label in labels if label.startswith("L1")) <= 2
+    at.radio(key="w.source").set_value("sample").run()
+    at.selectbox(key="w.sample").set_value("s005").run()
+    assert not at.exception and len(charts(at)) == 2
+
+
+def test_pathways_same_expert_same_colour_in_both_panels(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root, "pathways")
+    left, right = (dict(zip(c["data"][0]["node"]["label"], zip(c["data"][0]["node"]["color"], c["data"][0]["node"]["y"])))
+                   for c in charts(at))
+    for label in set(left) & set(right):
+        assert left[label] == right[label]
+
+
+def test_memorisation_controls(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root, "memorization")
+    assert len(charts(at)) == 2
+    at.number_input(key="w.curves").set_value(2).run()
+    assert len(charts(at)[0]["data"]) == 3 * 2 + 2 * 2
+    at.toggle(key="w.eps_auto").set_value(False).run()
+    at.number_input(key="w.eps").set_value(5.0).run()
+    assert not at.exception and at.query_params["eps"] == "5.0"
+    assert "eps per group: even = 5.00" in texts(at.caption)
+
+
+def test_inspector_search_tokens_and_fallback(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root, "inspector")
+    assert "title=" in at.get("html")[0].proto.body  # tokens coloured by expert
+    at.text_input(key="w.sample_query").set_value("S011").run()
+    assert at.selectbox(key="w.sample").options == ["s011"]
+    assert "No per-token routing" in texts(at.info)  # s011 has no token routes: per-sample routing instead
+    assert len(at.dataframe[-1].value) == 10  # nearest samples
+    at.text_input(key="w.sample_query").set_value("'; DROP TABLE samples; --").run()
+    assert not at.exception and "No sample id or text contains" in texts(at.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_with_analysis(monkeypatch, analysed_store, page):
+    at = open_app(monkeypatch, analysed_store.root, page)
+    assert not at.info or page in ("memorization", "inspector")
+    assert charts(at)
+
+
+def test_map_colour_by_and_checkpoint(monkeypatch, analysed_store):
+    at = open_app(monkeypatch, analysed_store.root, "map")
+    assert [t["name"] for t in charts(at)[0]["data"]] == ["even", "odd"]
+    at.radio(key="w.color").set_value("loss").run()
+    at.select_slider(key="w.step").set_value(200).run()
+    spec = charts(at)[0]
+    assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "loss" and "step 200" in spec["layout"]["title"]["text"]
+    at.toggle(key="w.animate").set_value(True).run()
+    assert len(charts(at)[0]["frames"]) == 3
+
+
+def test_map_selection_feeds_pathways_and_inspector(monkeypatch, analysed_store):
+    at = open_app(monkeypatch, analysed_store.root, "map")
+    at.session_state["grokviz.selection"] = {"run": "tiny", "step": 300, "ids": ["s001", "s003", "s011"]}
+    at.run()
+    assert "3 samples selected" in texts(at.success)
+    at.switch_page("app_pages/pathways.py").run()
+    at.radio(key="w.source").set_value("selection").run()
+    assert at.caption[0].value.startswith("2 of 3 (those with per-token routing) samples")
+    at.switch_page("app_pages/inspector.py").run()
+    assert [o.split()[0] for o in at.selectbox(key="w.sample").options[:2]] == ["s001", "s003"]
+
+
+def test_grokking_pair_and_paper_table(monkeypatch, analysed_store):
+    at = open_app(monkeypatch, analysed_store.root, "grokking")
+    assert at.selectbox(key="w.pair").options == ["even: Pretrain@100 -> Test@300", "odd: Pretrain@200 -> Test@300"]
+    at.selectbox(key="w.pair").set_value("odd: Pretrain@200 -> Test@300").run()
+    pair = charts(at)[0]
+    assert any("delay 100" in a["text"] for a in pair["layout"]["annotations"])
+    assert "paper pearson" in at.dataframe[0].value.columns  # the tiny model is an OLMoE
+    at.radio(key="w.metric").set_value("consistency").run()
+    assert not at.exception
+
+
+def test_health_top_k_switch(monkeypatch, analysed_store):
+    at = open_app(monkeypatch, analysed_store.root, "health")
+    assert len(charts(at)) == 4
+    at.radio(key="saturation_top_k").set_value(2).run()
+    at.select_slider(key="w.layer").set_value(2).run()
+    assert not at.exception and "layer 2" in charts(at)[2]["layout"]["title"]["text"]
+
+
+def test_query_params_round_trip(monkeypatch, small_store):
+    params = {"run": "tiny", "step": "200", "step2": "300", "layers": "1-2", "topn": "3", "flow": "sample-argmax"}
+    at = open_app(monkeypatch, small_store.root, "pathways", params)
+    assert at.select_slider(key="w.step").value == 200 and at.slider(key="w.layers").value == (1, 2)
+    assert at.select_slider(key="w.topn").value == 3 and at.selectbox(key="w.flow").value == "sample-argmax"
+    at.select_slider(key="w.step").set_value(100).run()
+    assert at.query_params["step"] == "100" and at.query_params["layers"] == "1-2"
+    # a new session opened with the URL the last one produced shows the same view
+    again = open_app(monkeypatch, small_store.root, "pathways", at.query_params)
+    assert again.select_slider(key="w.step").value == 100 and again.slider(key="w.layers").value == (1, 2)
+    link = copy_link(again)
+    assert "step=100" in link and "layers=1-2" in link
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"run": "../../etc/passwd"}, "run"),
+    ({"run": "tiny", "sample": "nope'; DROP TABLE samples; --"}, "sample"),
+    ({"run": "tiny", "step": "1e9"}, "step"),
+    ({"run": "tiny", "layers": "2-0"}, "layers"),
+    ({"run": "tiny", "color": "<img src=x onerror=alert(1)>"}, "color"),
+    ({"run": "tiny", "..%2F..": "x"}, "unknown"),
+], ids=["run-traversal", "sample-sql", "step-not-a-checkpoint", "layers-reversed", "color-html", "unknown-param"])
+def test_bad_url_parameters_give_warnings(monkeypatch, small_store, params, field):
+    at = open_app(monkeypatch, small_store.root, "inspector", params)
+    warned = texts(at.warning) if at.warning else ""
+    at0 = open_app(monkeypatch, small_store.root, "overview", params)
+    warned += texts(at0.warning)
+    assert "Ignored" in warned and (field == "unknown" or field in warned)
+    assert at.selectbox(key="w.sample").value in {f"s{i:03d}" for i in range(12)}
+
+
+def test_missing_sample_falls_back_with_message(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root, "overview", {"run": "tiny", "sample": "s999"})
+    assert "expected a sample id of this run" in texts(at.warning)
+    at.switch_page("app_pages/inspector.py").run()
+    assert at.selectbox(key="w.sample").value == "s000"
+
+
+def test_empty_folder_and_empty_store(monkeypatch, tmp_path):
+    at = open_app(monkeypatch, tmp_path / "nothing")
+    assert "no grokviz store" in texts(at.info) and "grokviz demo" in at.code[0].value
+    from grokviz.store import Store
+
+    Store(tmp_path / "empty")
+    at = open_app(monkeypatch, tmp_path / "empty")
+    assert "has no runs yet" in texts(at.info)
+
+
+def test_one_checkpoint_run(monkeypatch, one_checkpoint_store):
+    for page in PAGES:
+        at = open_app(monkeypatch, one_checkpoint_store.root, page)
+        if page == "memorization":
+            assert "one checkpoint" in texts(at.info)
+
+
+def test_dashboard_never_imports_torch(small_store):
+    """Render every page in a fresh interpreter and list the heavy modules it loaded."""
+    script = f"""
+import sys, json
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=60).run()
+for page in {PAGES[1:]!r}:
+    at.switch_page(f"app_pages/{{page}}.py").run()
+    assert not at.exception, page
+print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {{'torch', 'transformers', 'umap', 'numba'}})))
+"""
+    env = dict(os.environ, GROKVIZ_STORE=str(small_store.root))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_url_kept_on_pages_that_stop_early(monkeypatch, small_store):
+    at = open_app(monkeypatch, small_store.root, "grokking", {"run": "tiny", "step": "200"})
+    assert at.info and at.query_params == {"run": "tiny", "step": "200"}
+    assert copy_link(at).endswith("?run=tiny&step=200")
+
+
+def test_switching_run_forgets_the_old_runs_view(monkeypatch, small_store, tmp_path):
+    from dashboard_data import copy_store
+
+    store = copy_store(small_store, tmp_path / "data")
+    (store.root / "runs" / "tiny").rename(store.root / "runs" / "other")
+    shutil.copytree(small_store.run_dir("tiny"), store.root / "runs" / "tiny")
+    at = open_app(monkeypatch, store.root, "inspector", {"run": "tiny", "sample": "s004", "step": "200"})
+    assert at.query_params["sample"] == "s004"
+    at.sidebar.selectbox[0].set_value("other").run()
+    assert not at.exception and at.query_params["run"] == "other"
+    assert at.selectbox(key="w.sample").value == "s000" and at.select_slider(key="w.step").value == 300
