@@ -1,4 +1,5 @@
-"""The `grokviz` command: `demo | extract | export | analyze | app | info`.
+"""The `grokviz` command: `demo | extract | export | analyze | app | info`, and (cli_eval.py)
+`evaluate | import-accuracy | contamination`.
 
 Flags map onto the config dataclasses; heavy modules (torch, transformers, streamlit) are
 imported only inside the subcommand that needs them. Expected failures (`GrokvizError`) print
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="list the store's runs, checkpoints and samples")
     info.add_argument("--store", default="data")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    synthetic = sub.add_parser("synthetic", help="write a synthetic OLMoE-shaped run (scale tests)")
+    synthetic.add_argument("--store", default="data")
+    synthetic.add_argument("--run", default="synthetic")
+    for flag, default in (("checkpoints", 10), ("groups", 4), ("samples", 2500), ("layers", 16),
+                          ("experts", 64), ("top-k", 8), ("seed", 0)):
+        synthetic.add_argument(f"--{flag}", type=int, default=default)
+    from grokviz import cli_eval  # evaluate, import-accuracy, contamination
+
+    cli_eval.add_parsers(sub)
     return parser
 
 
@@ -94,7 +104,7 @@ def _analyze_parser(sub) -> None:
     p.add_argument("--distance", default="char", choices=["char", "expert"])
     p.add_argument("--eps", default="auto", help="memorisation loss threshold, or 'auto'")
     p.add_argument("--delta", type=float, default=0.05)
-    p.add_argument("--max-pairs", type=int, default=50_000, help="sample pairs above this many")
+    p.add_argument("--max-pairs", type=int, default=20_000, help="sample pairs above this many")
     p.add_argument("--accuracy-window", default="auto", help="'auto' or A:B (steps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-pairing", action="store_true", help="skip sentence-embedding pairing")
@@ -178,6 +188,22 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"{model.get('n_experts')} experts (top-{model.get('top_k')}); "
               f"{run['n_samples']} samples in groups {run['groups']}; "
               f"checkpoints {run['steps']} ({run['complete']} complete)")
+    return 0
+
+
+@command
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    from grokviz.store import Store
+    from grokviz.synthetic import SyntheticSpec, write_synthetic
+
+    spec = SyntheticSpec(run=args.run, checkpoints=args.checkpoints, groups=args.groups,
+                         samples=args.samples, layers=args.layers, experts=args.experts,
+                         top_k=args.top_k, seed=args.seed)
+    store = Store(args.store)
+    if args.run in store.runs():
+        raise InputError(f"run {args.run!r} already exists in {args.store}", field="run")
+    counts = write_synthetic(store, spec)
+    print(f"wrote synthetic run {args.run!r}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

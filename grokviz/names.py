@@ -66,9 +66,14 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "health": (RUN, STEP, LAYER, "metric", "value"),
     "coactivation": (RUN, STEP, LAYER, "expert_a", "expert_b", "p"),
     "load": (RUN, STEP, LAYER, EXPERT, "share"),
+    "items": (RUN, ITEM_ID, GROUP, "kind", TEXT),
+    "task_accuracy": (RUN, STEP, GROUP, SPLIT, "accuracy"),
+    "contamination": (RUN, ITEM_ID, GROUP, "score", "dropped", STEP, "k"),
 }
 
 EXTRACTION_TABLES = ("losses", "routing", "token_routes", "checkpoints", "samples")
+# Appended by evaluate / import-accuracy / contamination: runs/RUN/tables/NAME/*.parquet.
+EVALUATION_TABLES = ("items", "task_accuracy", "contamination")
 ANALYSIS_TABLES = (
     "pathways", "group_metrics", "memorization", "generalization", "pairs", "correlations", "saturation",
     "accuracy_series", "cross_correlations", "projection", "health", "coactivation", "load",

@@ -14,6 +14,7 @@ checkpoints or changed settings never return stale results.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -61,11 +62,19 @@ def read_appended(store: Store, run: str, table: str) -> pd.DataFrame:
 
 
 def input_fingerprint(store: Store, run: str) -> dict[str, Any]:
-    """What an analysis read: complete shards and accuracy parts (by name and size)."""
-    return {
+    """What an analysis read: complete shards and accuracy parts (by name and size), and the
+    test items and contamination filter when the run has them (by content: the filter file
+    is replaced in place). Keys are only added when present, so older keys stay valid."""
+    fingerprint: dict[str, Any] = {
         "shards": sorted(f"{step}:{i}/{n}" for step, (i, n) in store.complete_shards(run)),
         "accuracy": [f"{Path(f).name}:{os.path.getsize(f)}" for f in table_files(store, run, "accuracy")],
     }
+    for table in ("items", "contamination"):
+        files = table_files(store, run, table)
+        if files:
+            fingerprint[table] = [f"{Path(f).name}:{hashlib.sha256(Path(f).read_bytes()).hexdigest()[:16]}"
+                                  for f in files]
+    return fingerprint
 
 
 def analysis_key(settings: dict[str, Any], fingerprint: dict[str, Any]) -> str:

@@ -26,16 +26,22 @@ def read_samples(path: str | Path) -> pd.DataFrame:
 
     The `line` column keeps where each sample came from, for later error messages.
     """
+    return validate_samples(read_rows(path, "samples"), str(Path(path)))
+
+
+def read_rows(path: str | Path, what: str) -> pd.DataFrame:
+    """The raw rows of a JSONL, CSV or Parquet file, with a `line` column (1-based, as an
+    editor shows it); `what` names the file in errors ("samples", "tests"). No validation."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("samples file not found", file=str(path))
+        raise InputError(f"{what} file not found", file=str(path))
     readers = {".jsonl": _read_jsonl, ".json": _read_jsonl, ".csv": _read_csv,
                ".parquet": _read_parquet}
     reader = readers.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"unknown samples format {path.suffix!r}; expected .jsonl, .csv or .parquet",
+        raise InputError(f"unknown {what} format {path.suffix!r}; expected .jsonl, .csv or .parquet",
                          file=str(path))
-    return validate_samples(reader(path), str(path))
+    return reader(path)
 
 
 def _decode(path: Path) -> str:

@@ -31,3 +31,22 @@ CHECKPOINT_SCHEMA = pa.schema([
 ])
 ROUTER_SCHEMA = pa.schema([("layer", pa.int16()), ("n_experts", pa.int32()),
                            ("d_model", pa.int32()), ("weight", pa.binary())])
+
+# Test items and their evaluation (testitems.py, evaluate.py, accuracy_import.py, contamination.py).
+ITEMS_SCHEMA = pa.schema([
+    ("run", pa.string()), ("item_id", pa.string()), ("group", pa.string()), ("kind", pa.string()),
+    ("text", pa.string()),
+])
+ITEM_SCORES_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("item_id", pa.string()), ("group", pa.string()),
+    ("kind", pa.string()), ("correct", pa.int8()), ("acc", pa.int8()), ("acc_norm", pa.int8()),
+    ("acc_tokens", pa.int8()), ("prediction", pa.string()), ("detail", pa.string()),
+])
+TASK_ACCURACY_SCHEMA = pa.schema([
+    ("run", pa.string()), ("step", pa.int64()), ("group", pa.string()), ("split", pa.string()),
+    ("accuracy", pa.float64()), ("metric", pa.string()), ("task", pa.string()),
+])
+CONTAMINATION_SCHEMA = pa.schema([
+    ("run", pa.string()), ("item_id", pa.string()), ("group", pa.string()), ("score", pa.float64()),
+    ("dropped", pa.bool_()), ("step", pa.int64()), ("k", pa.float64()),
+])

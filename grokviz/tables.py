@@ -18,8 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from grokviz import names, results
+from grokviz.checkpoints import Checkpoint
 from grokviz.errors import InputError, StoreError
-from grokviz.schemas import (CHECKPOINT_SCHEMA, QUANT, RESULTS_SCHEMA, SAMPLES_SCHEMA,  # noqa: F401
+from grokviz.schemas import (CHECKPOINT_SCHEMA, CONTAMINATION_SCHEMA, ITEMS_SCHEMA,  # noqa: F401
+                             QUANT, RESULTS_SCHEMA, SAMPLES_SCHEMA, TASK_ACCURACY_SCHEMA,
                              TOKENS_SCHEMA)
 from grokviz.store import Store
 
@@ -45,7 +47,11 @@ ORDER_BY = {
     "accuracy_series": "run, split, \"group\", step", "cross_correlations": "run, metric, metric_group, accuracy_group",
     "projection": "run, step, sample_id", "health": "run, metric, layer, step",
     "coactivation": "run, step, layer, expert_a, expert_b", "load": "run, step, layer, expert",
+    "items": "run, item_id", "task_accuracy": "run, split, \"group\", step",
+    "contamination": "run, item_id",
 }
+EVALUATION_SCHEMAS = {"items": ITEMS_SCHEMA, "task_accuracy": TASK_ACCURACY_SCHEMA,
+                      "contamination": CONTAMINATION_SCHEMA}
 
 
 def complete_files(store: Store, run: str | None, kind: str) -> list[str]:
@@ -80,6 +86,8 @@ class Tables:
         self._view("monitor", [f for r in runs for f in results.table_files(store, r, "monitor")],
                    pa.schema([("run", pa.string()), ("step", pa.int64()), ("group", pa.string()),
                               ("metric", pa.string()), ("value", pa.float64())]))
+        for name, schema in EVALUATION_SCHEMAS.items():  # items, task_accuracy, contamination
+            self._view(name, [f for r in runs for f in results.table_files(store, r, name)], schema)
         for name in names.ANALYSIS_TABLES:
             files = [str(results.analysis_file(store, r, name)) for r in runs
                      if results.analysis_file(store, r, name) is not None]
@@ -142,6 +150,15 @@ def read_step(store: Store, run: str, step: int) -> tuple[pd.DataFrame, np.ndarr
     dist = flat.reshape(table.num_rows, -1, n_experts).astype(np.float32) / QUANT
     frame = table.select(["sample_id", "loss", "n_tokens"]).to_pandas()
     return frame, dist  # dist shape: (n_samples, n_layers, n_experts)
+
+
+def read_checkpoints(store: Store, run: str) -> list[Checkpoint]:
+    """The run's checkpoints (step, tokens, revision, path) that have a complete shard, by step."""
+    steps = sorted({step for step, _ in store.complete_shards(run)})
+    paths = [store.step_dir(run, step) / "checkpoint.parquet" for step in steps]
+    rows = [row for path in paths if path.exists() for row in pq.read_table(path).to_pylist()]
+    return sorted(Checkpoint(step=int(r["step"]), tokens=r["tokens"], revision=r["revision"],
+                             path=r["path"] or "") for r in rows)
 
 
 def read_router_weights(store: Store, run: str, step: int) -> list[np.ndarray]:

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from grokviz import names, results
 from grokviz.analysis import correlate, groups, health_stats, pathway_stats, projection
 from grokviz.config import AnalyzeConfig
+from grokviz.contamination import dropped_items
 from grokviz.errors import StoreError
 from grokviz.metrics.health import routing_entropy
 from grokviz.metrics.pairing import pair_groups, similarity_matrix
@@ -58,6 +59,7 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool) -> dict[str, pd
     steps = sorted(int(s) for s in losses[names.STEP].unique())
     if not steps:
         raise StoreError(f"run {run!r} has no complete checkpoint to analyze")
+    accuracy = accuracy[~accuracy[names.ITEM_ID].isin(dropped_items(store, run))]  # Min-K%++ filter
     samples = read_samples_table(store, run)
     memorized = groups.memorization(run, samples, losses, steps, config.eps, config.delta)
     generalized = groups.generalization(run, accuracy, steps)
@@ -66,7 +68,7 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool) -> dict[str, pd
     pathways = walk["pathways"].merge(samples[[names.SAMPLE_ID, names.GROUP]], on=names.SAMPLE_ID)
     pathways.insert(0, names.RUN, run)
     metrics = walk["metrics"]
-    pairs = _pairs(config, samples, memorized, generalized)
+    pairs = _pairs(config, _texts(store, run, samples), memorized, generalized)
     out = {
         "pathways": pathways, "group_metrics": metrics.assign(run=run),
         "memorization": memorized, "generalization": generalized, "pairs": pairs,
@@ -117,7 +119,17 @@ def _projection_ids(frame: pd.DataFrame, memorized: pd.DataFrame, config: Analyz
     return ids
 
 
-def _pairs(config: AnalyzeConfig, samples: pd.DataFrame, memorized: pd.DataFrame,
+def _texts(store: Store, run: str, samples: pd.DataFrame) -> pd.Series:
+    """Text by id: the run's samples and its evaluated test items (items win on a clash)."""
+    items = results.read_appended(store, run, "items")
+    texts = samples.set_index(names.SAMPLE_ID)[names.TEXT]
+    if not items.empty:
+        texts = pd.concat([items.drop_duplicates(names.ITEM_ID).set_index(names.ITEM_ID)[names.TEXT],
+                           texts[~texts.index.isin(items[names.ITEM_ID])]])
+    return texts
+
+
+def _pairs(config: AnalyzeConfig, text: pd.Series, memorized: pd.DataFrame,
            generalized: pd.DataFrame) -> pd.DataFrame:
     """Pretrain@p -> Test@q within each domain by mean embedding cosine (METHOD.md 7)."""
     columns = [names.RUN, "domain", "train_group", "test_group", "similarity", "delay"]
@@ -125,7 +137,6 @@ def _pairs(config: AnalyzeConfig, samples: pd.DataFrame, memorized: pd.DataFrame
         return pd.DataFrame(columns=columns)
     from grokviz.embed import embed_texts  # torch only when pairing is asked for
 
-    text = samples.set_index(names.SAMPLE_ID)[names.TEXT]
     done = memorized[memorized["t_star"] != names.NEVER_MEMORISED]
     solved = generalized[(generalized["t_hash"] != names.NEVER_MEMORISED) & generalized[names.ITEM_ID].isin(text.index)]
     frames = []
