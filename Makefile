@@ -25,7 +25,7 @@ demo: install
 	$(BIN)/grokviz demo --store data
 
 app: install
-	$(BIN)/grokviz app --store data
+	$(BIN)/grokviz app --store data --build-demo
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="list the store's runs, checkpoints and samples")
     info.add_argument("--store", default="data")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    demo = sub.add_parser("demo", help="train the embedded MoE that groks, then extract + analyze it")
+    demo.add_argument("--store", default="data")
+    demo.add_argument("--run", default="demo")
+    demo.add_argument("--quick", action="store_true", help="a test-sized run (under 2 minutes)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--quiet", action="store_true")
+    app = sub.add_parser("app", help="open the dashboard on a store")
+    app.add_argument("--store", default="data")
+    app.add_argument("--host", default="localhost", help="address to bind (default: this machine only)")
+    app.add_argument("--port", type=int, default=8501)
+    app.add_argument("--build-demo", action="store_true", help="build the demo run first if the store has none")
     synthetic = sub.add_parser("synthetic", help="write a synthetic OLMoE-shaped run (scale tests)")
     synthetic.add_argument("--store", default="data")
     synthetic.add_argument("--run", default="synthetic")
@@ -91,6 +102,9 @@ def _extract_parser(sub) -> None:
     p.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's share")
     p.add_argument("--part-size", type=int, default=256, help="samples per resumable part")
     p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--ray", type=int, metavar="N", help="run as Ray tasks, one per (checkpoint, shard), "
+                   "N shards per checkpoint (pip install grokviz[ray]; uses RAY_ADDRESS or a local cluster)")
+    p.add_argument("--ray-gpus", type=float, default=0, metavar="G", help="GPUs per Ray task (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -152,11 +166,27 @@ def cmd_extract(args: argparse.Namespace) -> int:
         config = (dataclasses.replace(config, revisions=tuple(c.revision for c in picked))
                   if config.revisions else
                   dataclasses.replace(config, steps=tuple(c.step for c in picked)))
+    if args.ray:
+        return _extract_with_ray(config, args)
     report = extract(config, Store(args.store), progress=not args.quiet)
     print(f"extracted {len(report.checkpoints_done)} checkpoints "
           f"(skipped {len(report.checkpoints_skipped)} already complete), "
           f"{report.n_samples} samples ({report.n_truncated} truncated to {config.max_length} "
           f"tokens), {report.tokens} tokens in {report.seconds:.1f} s")
+    return 0
+
+
+def _extract_with_ray(config, args: argparse.Namespace) -> int:
+    if config.shard != (0, 1):
+        raise InputError("give either --ray or --shard, not both", field="ray")
+    try:
+        from grokviz.scaleout import extract_with_ray
+        import ray  # noqa: F401
+    except ImportError:
+        raise InputError("--ray needs Ray: pip install grokviz[ray]", field="ray") from None
+    report = extract_with_ray(config, args.store, args.ray, args.ray_gpus)
+    print(f"extracted {len(report.tasks_done)} (checkpoint, shard) tasks with Ray (skipped "
+          f"{len(report.tasks_skipped)} already complete), {report.n_shards} shards per checkpoint")
     return 0
 
 
@@ -189,6 +219,37 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"{run['n_samples']} samples in groups {run['groups']}; "
               f"checkpoints {run['steps']} ({run['complete']} complete)")
     return 0
+
+
+@command
+def cmd_demo(args: argparse.Namespace) -> int:
+    from grokviz.demo.build import build_demo, quick_config
+    from grokviz.demo.train import DemoConfig
+    from grokviz.store import Store
+
+    config = quick_config(args.seed) if args.quick else DemoConfig(seed=args.seed)
+    report = build_demo(Store(args.store), run=args.run, config=config, progress=not args.quiet)
+    timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
+    print(f"demo run {report.run!r}: {len(report.steps)} checkpoints ({timing}); "
+          f"open it with: grokviz app --store {args.store}")
+    return 0
+
+
+@command
+def cmd_app(args: argparse.Namespace) -> int:
+    import subprocess
+    from pathlib import Path
+
+    from grokviz.store import Store
+
+    store = Store(args.store)
+    if not store.runs() and args.build_demo:
+        print("no run in the store yet: building the demo run once (a few minutes, no downloads)")
+        cmd_demo(argparse.Namespace(store=args.store, run="demo", quick=False, seed=0, quiet=False))
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
+               "--server.port", str(args.port), "--", "--store", str(Path(args.store).resolve())]
+    return subprocess.call(command)
 
 
 @command

@@ -1,0 +1,126 @@
+"""`grokviz demo`: train the embedded model, save checkpoints, record accuracy, extract, analyze.
+
+One call builds a complete run from nothing, offline: the tiny OLMoE-architecture model of
+`train.py` learns the tasks of `tasks.py`; at every checkpoint it is saved with
+`save_pretrained` and every equation is scored (held-out and training accuracy per task);
+the pathway monitor logs denser curves between checkpoints; then the real `extract` and
+`analyze` run on the saved checkpoints, exactly as on a user's own run. Deterministic for a
+seed. Checkpoints go to STORE/models/RUN (not part of the store's tables).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from grokviz import names
+from grokviz.analysis.run import analyze
+from grokviz.config import AnalyzeConfig, ExtractConfig
+from grokviz.demo.train import DemoConfig, DemoData, correctness, prepare_data, train
+from grokviz.extract import extract
+from grokviz.monitor import PathwayMonitor
+from grokviz.results import ACCURACY_SCHEMA, append_table
+from grokviz.store import Store
+
+PROBE_PER_TASK = 48
+
+
+def quick_config(seed: int = 0) -> DemoConfig:
+    """The test-sized demo (CI, `--quick`): the same model and tasks on a small modulus, few
+    steps. It memorises; it need not generalise."""
+    from grokviz.demo.tasks import TaskSpec
+
+    tasks = tuple(TaskSpec(t.name, t.formula, 13, t.train_fraction) for t in DemoConfig().tasks)
+    return DemoConfig.quick(tasks=tasks, seed=seed, steps=150, n_checkpoints=30)
+
+
+@dataclasses.dataclass
+class DemoReport:
+    run: str
+    steps: list[int]
+    seconds: dict[str, float]
+    models: str
+
+
+def samples_frame(data: DemoData) -> pd.DataFrame:
+    """Every equation as a sample: training equations (split train) and held-out ones (test)."""
+    return pd.DataFrame({
+        names.SAMPLE_ID: [e.sample_id for e in data.equations], names.TEXT: [e.text for e in data.equations],
+        names.GROUP: [e.group for e in data.equations], names.SPLIT: [e.split for e in data.equations],
+        names.PROMPT: [e.prompt for e in data.equations],
+    })
+
+
+def probe_frame(samples: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A fixed probe set for the monitor: the first PROBE_PER_TASK training equations of each
+    task in a seeded shuffle."""
+    train_rows = samples[samples[names.SPLIT] == names.Split.TRAIN.value]
+    shuffled = train_rows.sample(frac=1.0, random_state=seed)
+    return shuffled.groupby(names.GROUP, sort=False).head(PROBE_PER_TASK).reset_index(drop=True)
+
+
+def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = None, quick: bool = False,
+               progress: bool = True, monitor_every: int | None = None) -> DemoReport:
+    """Build the demo run from scratch into `store` (an existing run of that name is replaced)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per save_pretrained would drown the demo's own
+    config = config or (quick_config() if quick else DemoConfig())
+    models = store.root / "models" / run
+    store.remove_run(run)
+    shutil.rmtree(models, ignore_errors=True)
+    models.mkdir(parents=True)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    data = prepare_data(config)
+    samples = samples_frame(data)
+    samples.to_json(models / "samples.jsonl", orient="records", lines=True)
+    (models / "demo.json").write_text(json.dumps(config.to_dict(), indent=2))
+    accuracy = _train_and_save(store, run, config, data, samples, models, progress, monitor_every)
+    append_table(store, run, "accuracy", accuracy, schema=ACCURACY_SCHEMA, part="demo")
+    seconds["train"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    extract(ExtractConfig(run=run, model=str(models / "checkpoints"), samples=str(models / "samples.jsonl"),
+                          token_routes=16, part_size=4096, token_budget=65536), store, progress=progress)
+    seconds["extract"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    analyze(AnalyzeConfig(run=run, projection_samples=1200), store, progress=progress)
+    seconds["analyze"] = time.perf_counter() - mark
+    steps = sorted({s for s, _ in store.complete_shards(run)})
+    return DemoReport(run, steps, seconds, str(models))
+
+
+def _train_and_save(store: Store, run: str, config: DemoConfig, data: DemoData, samples: pd.DataFrame,
+                    models: Path, progress: bool, monitor_every: int | None) -> pd.DataFrame:
+    """Train; at each checkpoint save the model and score every equation; monitor in between."""
+    from tqdm.auto import tqdm
+
+    monitor = PathwayMonitor(store, run, probe_frame(samples, config.seed), data.tokenizer)
+    every = monitor_every or max(1, config.steps // 40)  # about 40 monitor points between checkpoints
+    rows: list[pd.DataFrame] = []
+    model_ref: list = []
+    bar = tqdm(total=config.steps, desc="demo training", unit="step", disable=not progress)
+
+    def on_checkpoint(step: int, model) -> None:
+        model_ref[:] = [model]
+        folder = models / "checkpoints" / f"step{step}"
+        model.save_pretrained(folder)
+        data.tokenizer.save_pretrained(folder)
+        correct = correctness(model, data.encoded).numpy()
+        rows.append(pd.DataFrame({names.RUN: run, names.STEP: step, names.GROUP: samples[names.GROUP],
+                                  names.SPLIT: samples[names.SPLIT], names.ITEM_ID: samples[names.SAMPLE_ID],
+                                  names.CORRECT: correct.astype("int8")}))
+
+    def on_step(step: int, loss: float) -> None:
+        bar.update(1)
+        if step % every == 0 and model_ref:
+            monitor.log(step, model_ref[0])
+
+    train(config, on_checkpoint=on_checkpoint, on_step=on_step, data=data)
+    bar.close()
+    return pd.concat(rows, ignore_index=True)
