@@ -23,6 +23,7 @@ import shlex
 import streamlit as st
 
 from grokviz import ui, viewstate, widgets
+from grokviz.errors import GrokvizError
 
 HOME = "overview"  # the default page; its URL is the app's root
 PAGES = [
@@ -99,4 +100,7 @@ def main() -> None:
         link_box.code(viewstate.link(url, widgets.view()), language=None, wrap_lines=True)
 
 
-main()
+try:
+    main()
+except GrokvizError as err:  # e.g. a truncated store file: name it, as the CLI does, no traceback
+    st.error(f"grokviz cannot use this store: {err}")

@@ -20,15 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from grokviz import lmeval, names, results, testitems
 from grokviz.checkpoints import parse_name
 from grokviz.config import ImportConfig, settings_hash
 from grokviz.errors import InputError
-from grokviz.samples import read_rows
+from grokviz.samples import check_identifier, read_rows
 from grokviz.schemas import ITEMS_SCHEMA, TASK_ACCURACY_SCHEMA
-from grokviz.store import Store
+from grokviz.store import Store, read_parquet
 from grokviz.tables import read_checkpoints
 
 
@@ -94,6 +93,9 @@ def _rows(path: Path, kind: str, mapping: Mapping[str, int], split: str) -> pd.D
     out = []
     for row in read_rows(path, "accuracy").to_dict("records"):
         where = {"file": str(path), "line": int(row["line"])}
+        for field in (names.ITEM_ID, names.GROUP):
+            if field in row and row[field] is not None and row[field] == row[field] and row[field] != "":
+                check_identifier(row[field], where, field)  # (a NaN cell is blank: NaN != NaN)
         record = {names.STEP: _step_of(row, mapping, where), names.SPLIT: str(row.get(names.SPLIT) or split),
                   names.GROUP: str(row.get(names.GROUP) or "all"), "line": where["line"]}
         if kind == "items":
@@ -185,7 +187,7 @@ def check_overlap(store: Store, run: str, table: str, rows: pd.DataFrame, keys: 
     for path in results.table_files(store, run, table):
         if Path(path).name.startswith(own):
             continue
-        clash = pq.read_table(path, columns=keys).to_pandas().merge(wanted, on=keys)
+        clash = read_parquet(path, columns=keys).to_pandas().merge(wanted, on=keys)
         if len(clash):
             raise InputError(
                 f"run {run!r} already has {table} for {len(clash)} of these ({', '.join(keys)}), e.g. "

@@ -13,9 +13,13 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from grokviz import names
 from grokviz.errors import GrokvizError, InputError
+
+if TYPE_CHECKING:
+    from grokviz.config import ExtractConfig
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -176,14 +180,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _extract_with_ray(config, args: argparse.Namespace) -> int:
+def _extract_with_ray(config: ExtractConfig, args: argparse.Namespace) -> int:
+    """`grokviz extract --ray N`: the same extraction as Ray tasks (grokviz/scaleout.py)."""
     if config.shard != (0, 1):
         raise InputError("give either --ray or --shard, not both", field="ray")
     try:
-        from grokviz.scaleout import extract_with_ray
-        import ray  # noqa: F401
+        import ray  # noqa: F401  (the optional extra)
     except ImportError:
         raise InputError("--ray needs Ray: pip install grokviz[ray]", field="ray") from None
+    from grokviz.scaleout import extract_with_ray
+
     report = extract_with_ray(config, args.store, args.ray, args.ray_gpus)
     print(f"extracted {len(report.tasks_done)} (checkpoint, shard) tasks with Ray (skipped "
           f"{len(report.tasks_skipped)} already complete), {report.n_shards} shards per checkpoint")

@@ -40,7 +40,7 @@ def check_run_name(name: str) -> str:
     >>> check_run_name("olmoe-math_1")
     'olmoe-math_1'
     """
-    if not RUN_NAME.match(name or ""):
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):  # `match` + `$` let "x\n" through
         raise InputError(f"run name {name!r} must be 1-100 of letters, digits, '_', '.', '-'",
                          field="run")
     return name

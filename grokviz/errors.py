@@ -8,6 +8,9 @@ and say what was expected.
 from __future__ import annotations
 
 
+MAX_MESSAGE = 400  # characters of an InputError's message, before file, line and field
+
+
 class GrokvizError(Exception):
     """Base class: an expected failure with a message meant for the user."""
 
@@ -17,6 +20,8 @@ class InputError(GrokvizError):
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
+        if len(message) > MAX_MESSAGE:  # a quoted value may be a megabyte long
+            message = message[:MAX_MESSAGE] + "…"
         where = ":".join(str(part) for part in (file, line) if part is not None)
         prefix = f"{where}: " if where else ""
         suffix = f" (field '{field}')" if field else ""

@@ -76,8 +76,10 @@ def load_model(checkpoint: ckpts.Checkpoint, device: torch.device, dtype: torch.
         config = AutoConfig.from_pretrained(checkpoint.path, revision=checkpoint.revision,
                                             trust_remote_code=trust_remote_code)
     except Exception as err:
+        hint = ("; it ships its own model code: pass --trust-remote-code only if you trust it"
+                if "custom code" in str(err) and not trust_remote_code else "")
         raise ModelError(f"{where}: cannot read the model config ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+                         f"{str(err).splitlines()[0] if str(err) else ''}){hint}") from None
     adapter = adapter_for(config.model_type)
     try:
         model = AutoModelForCausalLM.from_pretrained(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -23,13 +24,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from grokviz import names
 from grokviz.config import settings_hash
 from grokviz.errors import StoreError
-from grokviz.store import Store, atomic_write_json, atomic_write_table, read_json
+from grokviz.store import Store, atomic_write_json, atomic_write_table, read_json, read_parquet
 
+KEY = re.compile(r"[0-9a-f]{16}")  # an analysis key (settings_hash): never a path
 ACCURACY_SCHEMA = pa.schema([
     ("run", pa.string()), ("step", pa.int64()), ("group", pa.string()), ("split", pa.string()),
     ("item_id", pa.string()), ("correct", pa.int8()),
@@ -58,7 +59,7 @@ def read_appended(store: Store, run: str, table: str) -> pd.DataFrame:
     files = table_files(store, run, table)
     if not files:
         return pd.DataFrame()
-    return pa.concat_tables(pq.read_table(f) for f in files).to_pandas()
+    return pa.concat_tables(read_parquet(f) for f in files).to_pandas()
 
 
 def input_fingerprint(store: Store, run: str) -> dict[str, Any]:
@@ -82,6 +83,8 @@ def analysis_key(settings: dict[str, Any], fingerprint: dict[str, Any]) -> str:
 
 
 def analysis_dir(store: Store, run: str, key: str) -> Path:
+    if not KEY.fullmatch(str(key)):
+        raise StoreError(f"run {run!r}: {key!r} is not an analysis key")
     return store.run_dir(run) / "analysis" / key
 
 
@@ -124,7 +127,7 @@ def latest_key(store: Store, run: str) -> str | None:
     if not path.exists():
         return None
     key = read_json(path).get("key")
-    return key if key and has_analysis(store, run, key) else None
+    return key if isinstance(key, str) and KEY.fullmatch(key) and has_analysis(store, run, key) else None
 
 
 def analysis_settings(store: Store, run: str, key: str | None = None) -> dict[str, Any]:
@@ -148,4 +151,4 @@ def read_analysis(store: Store, run: str, name: str, key: str | None = None) -> 
     path = analysis_file(store, run, name, key)
     if path is None:
         raise StoreError(f"run {run!r} has no {name!r} table yet; run `grokviz analyze --run {run}`")
-    return pq.read_table(path).to_pandas()
+    return read_parquet(path).to_pandas()

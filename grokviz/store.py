@@ -18,6 +18,7 @@ files (see `tables.py`). This module owns paths, atomic writes and the schema ve
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -34,23 +35,49 @@ from grokviz.errors import StoreError
 
 SCHEMA_VERSION = 1
 FORMAT = "grokviz-store"
+TMP_SUFFIX = ".tmp"  # `.NAME.UUID.tmp`: a write in progress, or an orphan of a killed writer
 # version -> function upgrading a store from that version to the next; applied in order.
 MIGRATIONS: dict[int, Callable[[Path], None]] = {}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and rename (readers see all or nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """Write `data` to `path` via a temporary file and rename (readers see all or nothing).
+
+    A full disk (or quota) is a `StoreError` naming the file; what was stored before is intact.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TMP_SUFFIX}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreError(f"{path}: disk full ({err.strerror or err}); nothing stored before was "
+                             "changed: free space, then rerun the same command to resume") from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """Read one stored Parquet file; a truncated or corrupt one is a `StoreError` naming it."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as err:
+        raise unreadable(path, err) from None
+
+
+def unreadable(path: str | Path, err: BaseException) -> StoreError:
+    """The error for a store file that cannot be read (truncated, corrupt, vanished)."""
+    reason = (str(err).splitlines() or [type(err).__name__])[0].replace(f"'{path}'", "it")[:200]
+    return StoreError(f"{path}: unreadable store file, truncated or corrupt ({reason}); nothing "
+                      "reads it: remove it (a part file: its whole shard-* folder) and rerun the "
+                      "command that wrote it")
 
 
 def atomic_write_table(path: Path, table: pa.Table) -> None:
@@ -156,16 +183,21 @@ class Store:
         return self.shard_dir(run, step, shard, partial=True) / f"part-{part:05d}.{kind}.parquet"
 
     def finish_shard(self, run: str, step: int, shard: tuple[int, int]) -> None:
-        """Make a shard visible: rename `shard-i-of-n.partial` to `shard-i-of-n` (atomic)."""
+        """Make a shard visible: rename `shard-i-of-n.partial` to `shard-i-of-n` (atomic).
+
+        Temporary files a killed writer left in the folder are removed first (one writer per
+        shard, so at this point every one of them is an orphan)."""
         partial = self.shard_dir(run, step, shard, partial=True)
         final = self.shard_dir(run, step, shard, partial=False)
         partial.mkdir(parents=True, exist_ok=True)
+        for orphan in partial.glob(f".*{TMP_SUFFIX}"):
+            orphan.unlink(missing_ok=True)
         os.replace(partial, final)
 
     def write_once(self, path: Path, table: pa.Table, what: str) -> None:
         """Write a table that every shard writer produces identically; refuse a different one."""
         if path.exists():
-            existing = pq.read_table(path)
+            existing = read_parquet(path)
             if not existing.equals(table):
                 raise StoreError(f"{path}: {what} differs from what this run already stored")
             return

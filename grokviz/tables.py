@@ -4,6 +4,8 @@ Opening a `Tables` lists the files that are complete at that moment (a snapshot;
 opening a new one) and registers them as views, so any number of readers run beside a writer
 without locks. The views are the export contract in `names.EXPORT_COLUMNS`. All SQL with
 values is parameterised; file lists go through DuckDB's Python API, never into SQL text.
+A truncated or corrupt file is never used silently: opening the views, or reading it, raises
+a `StoreError` naming it.
 Also: fast NumPy readers of one checkpoint's distributions for the analysis.
 """
 
@@ -23,7 +25,7 @@ from grokviz.errors import InputError, StoreError
 from grokviz.schemas import (CHECKPOINT_SCHEMA, CONTAMINATION_SCHEMA, ITEMS_SCHEMA,  # noqa: F401
                              QUANT, RESULTS_SCHEMA, SAMPLES_SCHEMA, TASK_ACCURACY_SCHEMA,
                              TOKENS_SCHEMA)
-from grokviz.store import Store
+from grokviz.store import Store, read_parquet, unreadable
 
 VIEW_SQL = {
     "losses": """SELECT r.run, r.step, r.sample_id, s."group", s.split, r.loss, r.n_tokens
@@ -96,7 +98,10 @@ class Tables:
 
     def _view(self, name: str, files: list[str], schema: pa.Schema) -> None:
         if files:
-            relation = self.con.read_parquet(files, union_by_name=True)
+            try:  # union_by_name reads every file's footer now, so a truncated file fails here
+                relation = self.con.read_parquet(files, union_by_name=True)
+            except duckdb.Error as err:
+                raise _first_unreadable(files, err) from None
         else:
             relation = self.con.from_arrow(schema.empty_table())
         relation.create_view(name, replace=True)
@@ -129,12 +134,22 @@ def _existing(paths) -> list[str]:
     return [str(p) for p in paths if Path(p).exists()]
 
 
+def _first_unreadable(files: list[str], err: Exception) -> StoreError:
+    """The error naming the first of `files` whose Parquet footer cannot be read."""
+    for file in files:
+        try:
+            pq.read_metadata(file)
+        except (pa.ArrowException, OSError) as bad:
+            return unreadable(file, bad)
+    return StoreError(f"cannot open the store's files ({str(err).splitlines()[0]})")
+
+
 def read_samples_table(store: Store, run: str) -> pd.DataFrame:
     """The run's samples in file order (sample_id, group, split, prompt, n_tokens, text...)."""
     path = store.run_dir(run) / "samples.parquet"
     if not path.exists():
         raise StoreError(f"run {run!r} has no samples yet")
-    return pq.read_table(path).to_pandas().sort_values("order").reset_index(drop=True)
+    return read_parquet(path).to_pandas().sort_values("order").reset_index(drop=True)
 
 
 def read_step(store: Store, run: str, step: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -144,7 +159,7 @@ def read_step(store: Store, run: str, step: int) -> tuple[pd.DataFrame, np.ndarr
              for p in store.shard_dir(run, s, shard, partial=False).glob("part-*.samples.parquet")]
     if not files:
         raise StoreError(f"run {run!r} has no complete data at step {step}")
-    table = pa.concat_tables(pq.read_table(f) for f in sorted(files))
+    table = pa.concat_tables(read_parquet(f) for f in sorted(files))
     n_experts = int(table.column("n_experts")[0].as_py())
     flat = table.column("dist").combine_chunks().values.to_numpy(zero_copy_only=False)
     dist = flat.reshape(table.num_rows, -1, n_experts).astype(np.float32) / QUANT
@@ -156,7 +171,7 @@ def read_checkpoints(store: Store, run: str) -> list[Checkpoint]:
     """The run's checkpoints (step, tokens, revision, path) that have a complete shard, by step."""
     steps = sorted({step for step, _ in store.complete_shards(run)})
     paths = [store.step_dir(run, step) / "checkpoint.parquet" for step in steps]
-    rows = [row for path in paths if path.exists() for row in pq.read_table(path).to_pylist()]
+    rows = [row for path in paths if path.exists() for row in read_parquet(path).to_pylist()]
     return sorted(Checkpoint(step=int(r["step"]), tokens=r["tokens"], revision=r["revision"],
                              path=r["path"] or "") for r in rows)
 
@@ -166,7 +181,7 @@ def read_router_weights(store: Store, run: str, step: int) -> list[np.ndarray]:
     path = store.step_dir(run, step) / "router.parquet"
     if not path.exists():
         raise StoreError(f"run {run!r}: no router weights at step {step}")
-    table = pq.read_table(path).to_pylist()
+    table = read_parquet(path).to_pylist()
     return [np.frombuffer(row["weight"], dtype=np.float16).reshape(row["n_experts"], row["d_model"])
             .astype(np.float32) for row in sorted(table, key=lambda r: r["layer"])]
 

@@ -23,7 +23,7 @@ import pandas as pd
 from grokviz import names
 from grokviz.config import EvalKind
 from grokviz.errors import InputError
-from grokviz.samples import read_rows
+from grokviz.samples import check_identifier, read_rows
 
 QUESTION_TEMPLATE = "Question: {question}\nAnswer:"
 SHOT_SEPARATOR = "\n\n"
@@ -100,10 +100,13 @@ def _item(row: dict, kind: EvalKind, source: str) -> dict:
     item_id = row.get(names.ITEM_ID)
     if _blank(item_id) or not isinstance(item_id, (str, int)) or isinstance(item_id, bool):
         raise InputError("item_id must be a non-empty string or integer", **where, field=names.ITEM_ID)
+    check_identifier(item_id, where, names.ITEM_ID)
     stated = row.get("kind")
     if not _blank(stated) and stated != kind.value:
         raise InputError(f"item of kind {stated!r} in a {kind.value!r} evaluation", **where, field="kind")
     group = row.get(names.GROUP)
+    if not _blank(group):
+        check_identifier(group, where, names.GROUP)
     item = {names.ITEM_ID: str(item_id), names.GROUP: "all" if _blank(group) else str(group),
             "kind": kind.value, "line": where["line"], "choices": None, "answer_index": -1,
             "tests": "", "entry_point": ""}

@@ -46,3 +46,11 @@ def synthetic_accuracy(run: str, groups: dict[str, list[str]], steps: list[int],
             rows += [{"run": run, "step": s, "group": group, "split": "test", "item_id": item,
                       "correct": int(s >= solved_from)} for s in steps]
     return pd.DataFrame(rows)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under `root` -> its SHA-256: compare two snapshots to prove nothing changed."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}

@@ -4,12 +4,17 @@ Streams over checkpoints (one checkpoint's distributions in memory at a time). T
 cached under a key hashing the settings and the input fingerprint: a second call with the
 same settings and data does no work; new checkpoints, new accuracy or other settings make a
 new key. Written into a `.partial` folder and renamed, so a killed analyze leaves nothing.
+Wall time per stage lands in `AnalyzeReport.stages` and in DEBUG lines of the `grokviz.analysis.run`
+logger (benchmarks/bench_scale.py reads them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,6 +30,8 @@ from grokviz.metrics.pairing import pair_groups, similarity_matrix
 from grokviz.store import Store
 from grokviz.tables import Tables, read_router_weights, read_samples_table, read_step
 
+log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass
 class AnalyzeReport:
@@ -32,6 +39,21 @@ class AnalyzeReport:
     cached: bool
     seconds: float = 0.0
     rows: dict[str, int] = dataclasses.field(default_factory=dict)
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> wall seconds
+
+
+class Stages(dict):
+    """Wall seconds per named stage, summed over repeats; each timed span is logged at DEBUG."""
+
+    @contextlib.contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self[name] = self.get(name, 0.0) + elapsed
+            log.debug("analyze stage %s: %.3f s", name, elapsed)
 
 
 def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force: bool = False) -> AnalyzeReport:
@@ -44,60 +66,70 @@ def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force
     if results.has_analysis(store, config.run, key) and not force:
         results.write_latest(store, config.run, key)
         return AnalyzeReport(key, cached=True, seconds=time.perf_counter() - started)
-    computed = compute(config, store, progress)
-    results.write_analysis(store, config.run, key, settings, fingerprint, computed)
+    stages = Stages()
+    computed = compute(config, store, progress, stages)
+    with stages.time("write"):
+        results.write_analysis(store, config.run, key, settings, fingerprint, computed)
     return AnalyzeReport(key, cached=False, seconds=time.perf_counter() - started,
-                         rows={name: len(frame) for name, frame in computed.items()})
+                         rows={name: len(frame) for name, frame in computed.items()}, stages=dict(stages))
 
 
-def compute(config: AnalyzeConfig, store: Store, progress: bool) -> dict[str, pd.DataFrame]:
-    run = config.run
-    with Tables(store, run) as tables:
+def compute(config: AnalyzeConfig, store: Store, progress: bool,
+            stages: Stages | None = None) -> dict[str, pd.DataFrame]:
+    run, stages = config.run, Stages() if stages is None else stages
+    with stages.time("query"), Tables(store, run) as tables:
         losses = tables.query("SELECT step, sample_id, loss FROM losses")
         accuracy = tables.query("SELECT * FROM accuracy")
         routes = tables.query("SELECT step, sample_id, pos, layer, rank, expert, weight FROM token_routes")
     steps = sorted(int(s) for s in losses[names.STEP].unique())
     if not steps:
         raise StoreError(f"run {run!r} has no complete checkpoint to analyze")
-    accuracy = accuracy[~accuracy[names.ITEM_ID].isin(dropped_items(store, run))]  # Min-K%++ filter
-    samples = read_samples_table(store, run)
-    memorized = groups.memorization(run, samples, losses, steps, config.eps, config.delta)
-    generalized = groups.generalization(run, accuracy, steps)
-    acc_series = groups.accuracy_series(run, accuracy, generalized)
-    walk = _walk_steps(config, store, steps, groups.metric_groups(memorized), memorized, progress)
+    with stages.time("groups"):
+        accuracy = accuracy[~accuracy[names.ITEM_ID].isin(dropped_items(store, run))]  # Min-K%++ filter
+        samples = read_samples_table(store, run)
+        memorized = groups.memorization(run, samples, losses, steps, config.eps, config.delta)
+        generalized = groups.generalization(run, accuracy, steps)
+        acc_series = groups.accuracy_series(run, accuracy, generalized)
+    walk = _walk_steps(config, store, steps, groups.metric_groups(memorized), memorized, progress, stages)
     pathways = walk["pathways"].merge(samples[[names.SAMPLE_ID, names.GROUP]], on=names.SAMPLE_ID)
     pathways.insert(0, names.RUN, run)
     metrics = walk["metrics"]
-    pairs = _pairs(config, _texts(store, run, samples), memorized, generalized)
+    with stages.time("pairs"):
+        pairs = _pairs(config, _texts(store, run, samples), memorized, generalized)
+    with stages.time("correlations"):
+        correlations = correlate.domain_tables(run, metrics, acc_series, losses, samples, pairs,
+                                               steps, config.window())
+        cross = correlate.cross_table(run, metrics, acc_series, steps, config.window())
     out = {
         "pathways": pathways, "group_metrics": metrics.assign(run=run),
         "memorization": memorized, "generalization": generalized, "pairs": pairs,
-        "accuracy_series": acc_series,
-        "correlations": correlate.domain_tables(run, metrics, acc_series, losses, samples, pairs,
-                                                steps, config.window()),
-        "cross_correlations": correlate.cross_table(run, metrics, acc_series, steps, config.window()),
+        "accuracy_series": acc_series, "correlations": correlations, "cross_correlations": cross,
         "projection": walk["projection"].assign(run=run),
     }
-    out |= _health(run, routes, walk["health"], store.run_info(run)["model"])
+    with stages.time("health"):
+        out |= _health(run, routes, walk["health"], store.run_info(run)["model"])
     return out
 
 
 def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_groups: dict,
-                memorized: pd.DataFrame, progress: bool) -> dict:
+                memorized: pd.DataFrame, progress: bool, stages: Stages) -> dict:
     """One pass over checkpoints: pathways, group metrics, entropy, projection inputs."""
     domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
     project_steps = set(projection.pick(steps, config.projection_steps)) if config.projection else set()
     tables, rows, health, vectors = [], [], [], {}
     chosen_ids = None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
-        frame, dist = read_step(store, config.run, step)
-        table, layers = pathway_stats.step_pathways(step, frame, dist, read_router_weights(store, config.run, step),
-                                                    config.tau, config.top_k)
+        with stages.time("read"):
+            frame, dist = read_step(store, config.run, step)
+            router = read_router_weights(store, config.run, step)
+        with stages.time("pathways"):
+            table, layers = pathway_stats.step_pathways(step, frame, dist, router, config.tau, config.top_k)
         tables.append(table.drop(columns=[names.LOSS]))
-        rows += pathway_stats.group_metrics(step, table, layers, metric_groups, config.distance,
-                                            config.max_pairs, config.seed, per_layer=set(domains))
-        rows += pathway_stats.cross_group_metrics(step, table, domains, config.distance,
-                                                  config.max_pairs, config.seed)
+        with stages.time("distances"):
+            rows += pathway_stats.group_metrics(step, table, layers, metric_groups, config.distance,
+                                                config.max_pairs, config.seed, per_layer=set(domains))
+            rows += pathway_stats.cross_group_metrics(step, table, domains, config.distance,
+                                                      config.max_pairs, config.seed)
         entropy = routing_entropy(dist).mean(axis=0)  # shape: (layers,)
         health += [{names.RUN: config.run, names.STEP: step, names.LAYER: layer, "metric": "entropy",
                     "value": float(v)} for layer, v in enumerate(entropy)]
@@ -105,8 +137,9 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
             chosen_ids = _projection_ids(frame, memorized, config) if chosen_ids is None else chosen_ids
             rows_of = pd.Index(frame[names.SAMPLE_ID]).get_indexer(chosen_ids)
             vectors[step] = projection.pathway_vectors(dist[rows_of], config.tau, config.top_k)
-    projected = (projection.aligned_maps(vectors, chosen_ids, config.seed) if vectors
-                 else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))
+    with stages.time("projection"):
+        projected = (projection.aligned_maps(vectors, chosen_ids, config.seed) if vectors
+                     else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))
     return {"pathways": pd.concat(tables, ignore_index=True), "metrics": pathway_stats.metric_frame(rows),
             "health": health, "projection": projected}
 
