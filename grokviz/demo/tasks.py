@@ -31,6 +31,9 @@ FORMULAS: dict[str, Callable[[int, int], int]] = {
     "a*b+a": lambda a, b: a * b + a,
     "a*a+b*b": lambda a, b: a * a + b * b,
     "a*a-b": lambda a, b: a * a - b,
+    "a*a+a*b+b*b": lambda a, b: a * a + a * b + b * b,
+    "a*a+b*b": lambda a, b: a * a + b * b,
+    "a*b+a+b": lambda a, b: a * b + a + b,
 }
 
 
@@ -117,8 +120,13 @@ def validate_tasks(tasks: Sequence[TaskSpec]) -> None:
 
 
 def task_equations(task: TaskSpec, seed: int) -> list[Equation]:
-    """All modulus**2 equations of `task`, the first round(train_fraction * n) (in a seeded
-    shuffle) marked train and the rest test, returned in (a, b) order."""
+    """All modulus**2 equations of `task` in (a, b) order; round(train_fraction * n) of them,
+    drawn in a seeded shuffle of ordered pairs, are marked train and the rest test.
+
+    Ordered pairs, as in the grokking literature: for a commutative task a held-out "a b" may
+    have its mirror "b a" in training (EXPERIMENTS.md: splitting by unordered pair instead kept
+    held-out accuracy at chance for 2,000+ steps).
+    """
     pairs = [(a, b) for a in range(task.modulus) for b in range(task.modulus)]
     order = list(range(len(pairs)))
     random.Random(f"{seed}:{task.name}").shuffle(order)

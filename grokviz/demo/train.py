@@ -52,6 +52,9 @@ class DemoConfig:
     betas: tuple[float, float] = (0.9, 0.98)
     steps: int = 3000
     batch_size: int | None = None  # None: full batch (every training equation every step)
+    grad_clip: float | None = None  # max global gradient norm; None = no clipping
+    grokfast_alpha: float = 0.98  # Grokfast-EMA gradient filter (Lee et al. 2024): EMA decay ...
+    grokfast_lambda: float = 0.0  # ... and amplification; 0 = plain AdamW
     n_checkpoints: int = 40
     threads: int = 2
 
@@ -69,6 +72,11 @@ class DemoConfig:
             raise ValueError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if not (0 <= self.grokfast_alpha < 1 and self.grokfast_lambda >= 0):
+            raise ValueError(f"need 0 <= grokfast_alpha < 1 and grokfast_lambda >= 0, got "
+                             f"{self.grokfast_alpha}, {self.grokfast_lambda}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"grad_clip must be None or > 0, got {self.grad_clip}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be None (full batch) or >= 1, got {self.batch_size}")
         if not 2 <= self.n_checkpoints <= self.steps + 1:
@@ -104,7 +112,7 @@ def checkpoint_steps(steps: int, n_checkpoints: int) -> list[int]:
     multiples of a grid of up to 10 steps, except possibly the last.
 
     >>> s = checkpoint_steps(3000, 40); len(s), s[:8], s[-3:]
-    (40, [0, 10, 20, 30, 40, 60, 80, 110], [2760, 2880, 3000])
+    (40, [0, 10, 20, 30, 40, 60, 80, 110], [2740, 2870, 3000])
     """
     grid = max(1, min(10, steps // (2 * n_checkpoints)))
 
@@ -233,6 +241,7 @@ def train(
     train_ids = data.encoded.input_ids[data.encoded.is_train]  # shape: (n_train, seq)
     sampler = torch.Generator().manual_seed(config.seed)
     schedule = set(checkpoint_steps(config.steps, config.n_checkpoints))
+    slow_grads: dict[str, torch.Tensor] = {}
     losses: list[float] = []
     started = time.perf_counter()
     for step in range(config.steps + 1):
@@ -245,6 +254,10 @@ def train(
         loss = F.cross_entropy(logits, batch[:, data.encoded.answer_pos])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.grokfast_lambda > 0:
+            _grokfast(model, slow_grads, config.grokfast_alpha, config.grokfast_lambda)
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         losses.append(loss.item())
         if on_step is not None:
@@ -257,6 +270,20 @@ def _batch(train_ids: torch.Tensor, batch_size: int | None, sampler: torch.Gener
     if batch_size is None or batch_size >= len(train_ids):
         return train_ids
     return train_ids[torch.randperm(len(train_ids), generator=sampler)[:batch_size]]
+
+
+@torch.no_grad()
+def _grokfast(model, slow_grads: dict[str, torch.Tensor], alpha: float, lamb: float) -> None:
+    """Grokfast-EMA: add `lamb` x an exponential moving average of past gradients to each
+    gradient, amplifying the slow component that drives generalisation (arXiv 2405.20233)."""
+    for name, param in model.named_parameters():
+        if param.grad is None:
+            continue
+        if name not in slow_grads:
+            slow_grads[name] = param.grad.detach().clone()
+        else:
+            slow_grads[name].mul_(alpha).add_(param.grad, alpha=1 - alpha)
+        param.grad.add_(slow_grads[name], alpha=lamb)
 
 
 def _call_checkpoint(on_checkpoint: Callable[[int, object], None], step: int, model) -> None:
