@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from grokviz import names
+from grokviz.metrics.memorization import check_step_matrix
 
 T_HASH = "t_hash"  # as in names.EXPORT_COLUMNS["generalization"]
 ACCURACY = "accuracy"
@@ -24,16 +25,7 @@ NEVER_GROUP = "never"
 
 def _check_correct(correct: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Correctness as float64 0/1 (n_items, n_steps) and steps as strictly ascending ints."""
-    values = np.asarray(correct, dtype=np.float64)
-    steps_arr = np.asarray(steps, dtype=np.int64)
-    if values.ndim != 2:
-        raise ValueError(f"correct must have shape (n_items, n_steps), got {values.shape}")
-    if steps_arr.ndim != 1 or len(steps_arr) != values.shape[1] or len(steps_arr) == 0:
-        raise ValueError(
-            f"steps must list one step per correctness column ({values.shape[1]}), got {len(steps_arr)}"
-        )
-    if np.any(np.diff(steps_arr) <= 0):
-        raise ValueError("steps must be strictly ascending")
+    values, steps_arr = check_step_matrix(correct, steps, "correct", "n_items", "correctness")
     if not np.all((values == 0) | (values == 1)):
         raise ValueError("correct must hold only 0 and 1")
     return values, steps_arr

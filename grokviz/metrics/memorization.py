@@ -26,19 +26,30 @@ DELTA = "delta"
 NEVER_GROUP = "never"
 
 
-def _check_inputs(losses: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Losses as float64 (n_samples, n_steps) and steps as a strictly ascending int array."""
-    losses = np.asarray(losses, dtype=np.float64)
+def check_step_matrix(values: np.ndarray, steps: Sequence[int], name: str = "losses",
+                      rows: str = "n_samples", column: str = "loss") -> tuple[np.ndarray, np.ndarray]:
+    """A per-checkpoint matrix as float64 (rows, n_steps) and steps as a strictly ascending int
+    array; errors name the matrix (`name`), its rows and what a column holds.
+
+    >>> check_step_matrix([[1.0, 0.5]], [10, 20])[1].tolist()
+    [10, 20]
+    """
+    values = np.asarray(values, dtype=np.float64)
     steps_arr = np.asarray(steps, dtype=np.int64)
-    if losses.ndim != 2:
-        raise ValueError(f"losses must have shape (n_samples, n_steps), got {losses.shape}")
-    if steps_arr.ndim != 1 or len(steps_arr) != losses.shape[1] or len(steps_arr) == 0:
+    if values.ndim != 2:
+        raise ValueError(f"{name} must have shape ({rows}, n_steps), got {values.shape}")
+    if steps_arr.ndim != 1 or len(steps_arr) != values.shape[1] or len(steps_arr) == 0:
         raise ValueError(
-            f"steps must list one step per loss column ({losses.shape[1]}), got {len(steps_arr)}"
+            f"steps must list one step per {column} column ({values.shape[1]}), got {len(steps_arr)}"
         )
     if np.any(np.diff(steps_arr) <= 0):
         raise ValueError("steps must be strictly ascending")
-    return losses, steps_arr
+    return values, steps_arr
+
+
+def _check_inputs(losses: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Losses as float64 (n_samples, n_steps) and steps as a strictly ascending int array."""
+    return check_step_matrix(losses, steps)
 
 
 def settled(losses: np.ndarray, eps: float | np.ndarray, delta: float = 0.05) -> np.ndarray:
