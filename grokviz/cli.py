@@ -236,8 +236,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = quick_config(args.seed) if args.quick else DemoConfig(seed=args.seed)
     report = build_demo(Store(args.store), run=args.run, config=config, progress=not args.quiet)
     timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
+    from grokviz.demo.findings import to_markdown
+
     print(f"demo run {report.run!r}: {len(report.steps)} checkpoints ({timing}); "
           f"open it with: grokviz app --store {args.store}")
+    print(f"What it shows, per task (also in {report.models}/findings.md):\n{to_markdown(report.findings)}")
     return 0
 
 

@@ -14,6 +14,7 @@ checkpoints they took about 60% of the projection's time.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -42,6 +43,8 @@ def aligned_maps(vectors: dict[int, np.ndarray], sample_ids: np.ndarray, seed: i
     neighbours = int(min(15, n - 1))
     import umap
 
+    # umap says once per fit that a fixed random_state means one thread: we want exactly that
+    warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
     if len(steps) == 1:
         with exact_shortcuts():
             embeddings = [umap.UMAP(n_neighbors=neighbours, random_state=seed, metric="euclidean")

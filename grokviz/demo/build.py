@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from grokviz import names
+from grokviz import names, results
 from grokviz.analysis.run import analyze
 from grokviz.config import AnalyzeConfig, ExtractConfig
+from grokviz.demo import findings
 from grokviz.demo.train import DemoConfig, DemoData, correctness, prepare_data, train
 from grokviz.extract import extract
 from grokviz.monitor import PathwayMonitor
@@ -31,12 +32,8 @@ PROBE_PER_TASK = 48
 
 
 def quick_config(seed: int = 0) -> DemoConfig:
-    """The test-sized demo (CI, `--quick`): the same model and tasks on a small modulus, few
-    steps. It memorises; it need not generalise."""
-    from grokviz.demo.tasks import TaskSpec
-
-    tasks = tuple(TaskSpec(t.name, t.formula, 13, t.train_fraction) for t in DemoConfig().tasks)
-    return DemoConfig.quick(tasks=tasks, seed=seed, steps=150, n_checkpoints=30)
+    """The test-sized demo (CI, `--quick`): `DemoConfig.quick`. It memorises; it need not generalise."""
+    return DemoConfig.quick(seed=seed)
 
 
 @dataclasses.dataclass
@@ -45,6 +42,7 @@ class DemoReport:
     steps: list[int]
     seconds: dict[str, float]
     models: str
+    findings: pd.DataFrame  # one row per task: `grokviz.demo.findings.COLUMNS`
 
 
 def samples_frame(data: DemoData) -> pd.DataFrame:
@@ -65,8 +63,9 @@ def probe_frame(samples: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = None, quick: bool = False,
-               progress: bool = True, monitor_every: int | None = None) -> DemoReport:
-    """Build the demo run from scratch into `store` (an existing run of that name is replaced)."""
+               progress: bool = True, monitor_every: int | None = None, projection: bool = True) -> DemoReport:
+    """Build the demo run from scratch into `store` (an existing run of that name is replaced);
+    `projection=False` skips the pathway maps (comparisons of variants need only the numbers)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per save_pretrained would drown the demo's own
@@ -89,10 +88,18 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
                           token_routes=16, part_size=4096, token_budget=65536), store, progress=progress)
     seconds["extract"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    analyze(AnalyzeConfig(run=run, projection_samples=1200), store, progress=progress)
+    analyze(AnalyzeConfig(run=run, projection=projection, projection_samples=1200), store, progress=progress)
     seconds["analyze"] = time.perf_counter() - mark
     steps = sorted({s for s, _ in store.complete_shards(run)})
-    return DemoReport(run, steps, seconds, str(models))
+    table = run_findings(store, run)
+    (models / "findings.md").write_text(findings.to_markdown(table) + "\n")
+    return DemoReport(run, steps, seconds, str(models), table)
+
+
+def run_findings(store: Store, run: str) -> pd.DataFrame:
+    """`grokviz.demo.findings.findings` of a finished, analysed run of `store`."""
+    return findings.findings(results.read_appended(store, run, "accuracy"),
+                             *(results.read_analysis(store, run, name) for name in ("memorization", "pairs", "correlations")))
 
 
 def _train_and_save(store: Store, run: str, config: DemoConfig, data: DemoData, samples: pd.DataFrame,

@@ -32,8 +32,11 @@ FORMULAS: dict[str, Callable[[int, int], int]] = {
     "a*a+b*b": lambda a, b: a * a + b * b,
     "a*a-b": lambda a, b: a * a - b,
     "a*a+a*b+b*b": lambda a, b: a * a + a * b + b * b,
-    "a*a+b*b": lambda a, b: a * a + b * b,
     "a*b+a+b": lambda a, b: a * b + a + b,
+    "a^3+b^3": lambda a, b: a**3 + b**3,
+    "a^4+b^4": lambda a, b: a**4 + b**4,
+    "a^5+b^5": lambda a, b: a**5 + b**5,
+    "a^6+b^6": lambda a, b: a**6 + b**6,
 }
 
 
@@ -71,13 +74,15 @@ class TaskSpec:
         return dataclasses.asdict(self)
 
 
-# Same modulus, shared number tokens; the train fractions make the tasks generalise at
-# different steps (measured in grokviz/demo/EXPERIMENTS.md).
+# Same modulus, shared number tokens; power sums a^k + b^k mod 43 of falling k. a^k takes
+# 42 / gcd(k, 42) + 1 values (k = 6: 8, k = 3: 15, k = 2: 22), so the larger k, the fewer
+# classes of numbers the model must discover and the sooner a task generalises; the train
+# fractions widen the gaps. Why not a+b, a*b: EXPERIMENTS.md (several of those at once never
+# left their memorisation plateau within the CPU budget).
 DEFAULT_TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec("add", "a+b", 53, 0.5),
-    TaskSpec("sub", "a-b", 53, 0.4),
-    TaskSpec("mul", "a*b", 53, 0.4),
-    TaskSpec("poly", "a*a+b", 53, 0.6),
+    TaskSpec("pow6", "a^6+b^6", 43, 0.2),
+    TaskSpec("pow3", "a^3+b^3", 43, 0.35),
+    TaskSpec("pow2", "a*a+b*b", 43, 0.35),
 )
 
 

@@ -3,8 +3,10 @@
 This module owns the demo's run settings (`DemoConfig`, also the run's provenance record), the
 model it builds (transformers `OlmoeConfig` + `OlmoeForCausalLM`, `norm_topk_prob=False`,
 default `grouped_mm` experts, sdpa attention, `pad_token_id` = the tokenizer's `<pad>` = 0),
-the checkpoint schedule, the training loop (full-batch AdamW, loss on the answer token only)
-and per-equation correctness at a checkpoint. It must not write files, extract routing or
+the checkpoint schedule, the training loop (full-batch AdamW, loss on the answer token only,
+optional gradient clipping, Grokfast-EMA filter and router load-balancing loss) and per-equation
+correctness at a checkpoint.
+The defaults and why they were chosen: EXPERIMENTS.md beside this file. It must not write files, extract routing or
 analyse anything: the caller's `on_checkpoint(step, model)` saves what it wants.
 Start at `DemoConfig` and `train`.
 """
@@ -30,6 +32,8 @@ from grokviz.demo.tasks import (
 )
 from grokviz.names import Split
 
+QUICK_MODULUS = 13
+
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
@@ -41,21 +45,22 @@ class DemoConfig:
 
     tasks: tuple[TaskSpec, ...] = DEFAULT_TASKS
     seed: int = 0
-    num_layers: int = 4
+    num_layers: int = 2
     hidden_size: int = 64
     intermediate_size: int = 128
     num_heads: int = 4
     num_experts: int = 8
     top_k: int = 2
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 1.0
     betas: tuple[float, float] = (0.9, 0.98)
-    steps: int = 3000
+    steps: int = 1500
     batch_size: int | None = None  # None: full batch (every training equation every step)
-    grad_clip: float | None = None  # max global gradient norm; None = no clipping
+    grad_clip: float | None = 1.0  # max global gradient norm; None = no clipping
     grokfast_alpha: float = 0.98  # Grokfast-EMA gradient filter (Lee et al. 2024): EMA decay ...
     grokfast_lambda: float = 0.0  # ... and amplification; 0 = plain AdamW
-    n_checkpoints: int = 40
+    router_aux_loss: float = 0.0  # weight of OLMoE's load-balancing loss; 0 = none (the default)
+    n_checkpoints: int = 60
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -75,6 +80,8 @@ class DemoConfig:
         if not (0 <= self.grokfast_alpha < 1 and self.grokfast_lambda >= 0):
             raise ValueError(f"need 0 <= grokfast_alpha < 1 and grokfast_lambda >= 0, got "
                              f"{self.grokfast_alpha}, {self.grokfast_lambda}")
+        if self.router_aux_loss < 0:
+            raise ValueError(f"router_aux_loss must be >= 0, got {self.router_aux_loss}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"grad_clip must be None or > 0, got {self.grad_clip}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -84,9 +91,10 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **overrides: object) -> DemoConfig:
-        """The test-sized variant: same model and tasks, few steps (under a minute on 2 cores);
-        it memorises but may generalise only partly or not at all."""
-        settings: dict[str, object] = {"steps": 300, "n_checkpoints": 30}
+        """The test-sized variant (seconds on 2 cores): the default model and tasks on modulus 13,
+        150 steps, 30 checkpoints. It memorises; it need not generalise."""
+        tasks = tuple(dataclasses.replace(task, modulus=QUICK_MODULUS) for task in DEFAULT_TASKS)
+        settings: dict[str, object] = {"tasks": tasks, "steps": 150, "n_checkpoints": 30}
         settings.update(overrides)
         return cls(**settings)  # type: ignore[arg-type]
 
@@ -250,8 +258,7 @@ def train(
         if step == config.steps:
             break
         batch = _batch(train_ids, config.batch_size, sampler)  # shape: (b, seq)
-        logits = answer_logits(model, batch, data.encoded.answer_pos)  # shape: (b, vocab)
-        loss = F.cross_entropy(logits, batch[:, data.encoded.answer_pos])
+        loss = _loss(model, batch, data.encoded.answer_pos, config.router_aux_loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grokfast_lambda > 0:
@@ -263,6 +270,15 @@ def train(
         if on_step is not None:
             on_step(step + 1, losses[-1])
     return TrainResult(model, data, losses, sorted(schedule), time.perf_counter() - started)
+
+
+def _loss(model, batch: torch.Tensor, answer_pos: int, aux_weight: float) -> torch.Tensor:
+    """Cross-entropy on the answer token, plus `aux_weight` x the router load-balancing loss."""
+    if aux_weight == 0:
+        logits = answer_logits(model, batch, answer_pos)  # shape: (b, vocab)
+        return F.cross_entropy(logits, batch[:, answer_pos])
+    out = model(input_ids=batch[:, :answer_pos], output_router_logits=True)
+    return F.cross_entropy(out.logits[:, -1, :], batch[:, answer_pos]) + aux_weight * out.aux_loss
 
 
 def _batch(train_ids: torch.Tensor, batch_size: int | None, sampler: torch.Generator) -> torch.Tensor:

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from grokviz.cli import main
-from grokviz.demo.build import quick_config
-from grokviz.demo.train import train
+from grokviz.demo.build import quick_config, run_findings
+from grokviz.demo.findings import COLUMNS
+from grokviz.demo.train import DemoConfig, train
 from grokviz.results import read_analysis
 from grokviz.store import Store
 from grokviz.tables import Tables
@@ -32,12 +33,22 @@ def test_quick_demo_builds_a_complete_run(demo_store):
         samples = tables.table("samples")
     assert len(steps) >= 30 and steps[0] == 0
     assert set(accuracy["split"]) == {"train", "test"}
-    assert set(accuracy["group"]) == {"add", "sub", "mul", "poly"}
+    assert set(accuracy["group"]) == {task.name for task in DemoConfig().tasks}
     assert (accuracy["n"] == len(steps)).all()
     assert monitor >= 20  # denser than nothing: the monitor logged during training
     assert set(samples["split"]) == {"train", "test"}
     for table in ("pathways", "group_metrics", "memorization", "generalization", "projection"):
         assert not read_analysis(demo_store, "demo", table).empty, table
+
+
+def test_the_demo_reports_its_findings_per_task(demo_store):
+    table = run_findings(demo_store, "demo")
+    assert list(table.columns) == COLUMNS
+    assert sorted(table["task"]) == sorted(task.name for task in DemoConfig().tasks)
+    assert table["memorised_at"].notna().all()  # even the quick run memorises every task
+    assert table["distance_pearson"].between(-1, 1).all() and table["training_loss_pearson"].between(-1, 1).all()
+    written = (demo_store.root / "models" / "demo" / "findings.md").read_text()
+    assert written.startswith("| task | memorised_at") and all(name in written for name in table["task"])
 
 
 def test_training_is_deterministic_for_a_seed():
@@ -46,3 +57,10 @@ def test_training_is_deterministic_for_a_seed():
     assert first.losses == second.losses
     other = train(dataclasses.replace(config, seed=4))
     assert other.losses != first.losses
+
+
+def test_the_router_aux_loss_enters_training():
+    config = dataclasses.replace(quick_config(seed=3), steps=6, n_checkpoints=2)
+    plain, balanced = train(config), train(dataclasses.replace(config, router_aux_loss=0.5))
+    assert plain.losses[0] != balanced.losses[0]  # the first loss already includes the aux term
+    assert all(b > 0 for b in balanced.losses)
