@@ -237,10 +237,13 @@ def _weights(ctx: Ctx, step: int, tau: float | None) -> np.ndarray:
 def sample_links(ctx: Ctx, step: int, ids: tuple[str, ...] | None, tau: float | None,
                  layers: tuple[int, int]) -> pd.DataFrame:
     """Link table of per-sample flows: argmax expert (tau None) or tau-kept experts, weighted."""
-    index, weights = _distributions(ctx, step)[0], _weights(ctx, step, tau)
-    if ids is not None:
-        weights = weights[index.reindex(list(ids)).dropna().astype(int).to_numpy()]
-    return sankey.sample_links(weights, layers)
+    index, dist = _distributions(ctx, step)
+    if ids is None:
+        return sankey.sample_links(_weights(ctx, step, tau), layers)
+    rows = index.reindex(list(ids)).dropna().astype(int).to_numpy()
+    if len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
+        return sankey.sample_links(derive.flow_weights(dist[rows], tau), layers)
+    return sankey.sample_links(_weights(ctx, step, tau)[rows], layers)
 
 
 def flow_samples(ctx: Ctx, source: str, group: str, sample: str | None,

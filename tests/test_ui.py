@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from dashboard_data import add_analysis, analysed_store, copy_store  # noqa: F401  (fixture)
@@ -57,6 +58,18 @@ def test_sample_links_argmax_and_tau(ctx):
         links = ui.sample_links(ctx, 200, ids, tau, (0, 2))
         assert np.allclose(links.groupby("layer")["value"].sum(), 5.0)
     assert ui.sample_links(ctx, 200, None, None, (0, 2)).groupby("layer")["value"].sum().tolist() == [12.0, 12.0]
+
+
+def test_a_small_selection_ranks_only_its_rows_with_the_same_result(ctx):
+    from grokviz import derive
+    from grokviz.figures import sankey
+
+    index, dist = ui._distributions(ctx, 200)
+    for ids in (("s003",), ("s001", "s007")):  # under a quarter of the 12 samples: the small path
+        rows = index.reindex(list(ids)).to_numpy()
+        for tau in (None, 0.7):
+            expected = sankey.sample_links(derive.flow_weights(dist, tau)[rows], (0, 2))
+            pd.testing.assert_frame_equal(ui.sample_links(ctx, 200, ids, tau, (0, 2)), expected)
 
 
 def test_search_is_literal_and_case_insensitive(ctx):
