@@ -12,11 +12,15 @@ from grokviz import derive, ui, viewstate, widgets
 from grokviz.figures import grokking
 
 
-def show_metrics(run: str, metrics, t_mem: int | None) -> None:
-    """Pathway distance and consistency with trends after t_mem; per-layer distance."""
-    widgets.show(grokking.metric_trends(metrics, ["distance", "consistency"], t_mem,
+def show_metrics(run: str, metrics, t_mem: int | None, n_layers: int) -> None:
+    """Pathway distance, consistency and mean layer cosine with trends after t_mem; per-layer distance."""
+    shown = ["distance", "consistency", "mean_cosine"] if n_layers > 2 else ["distance", "mean_cosine"]
+    widgets.show(grokking.metric_trends(metrics, shown, t_mem,
                                         title="Pathway metrics; dashed: linear trend after memorisation"),
                  f"{run}-pair-metrics", key="metric_trends")
+    if n_layers <= 2:
+        st.caption("Consistency is not drawn: with two MoE layers there is one layer cosine c, and the paper's "
+                   "C = 1 - c / (max c + 1e-8) is about 0 whatever the routing. The mean layer cosine is shown instead.")
     widgets.show(grokking.layer_distance_grid(metrics, t_mem, title="Pathway distance per layer"),
                  f"{run}-layer-distance", key="layer_distance")
 
@@ -47,7 +51,8 @@ def without_pairs(ctx) -> None:
     if group_metrics is not None and not group_metrics.empty:
         names = sorted(group_metrics["group"].astype(str).unique())
         group = st.selectbox("Meanwhile, pathway metrics of a group", names, key="metric_group")
-        show_metrics(ctx.run, group_metrics[group_metrics["group"].astype(str) == group], derive.label_step(group))
+        show_metrics(ctx.run, group_metrics[group_metrics["group"].astype(str) == group], derive.label_step(group),
+                     int(ui.model(ctx).get("n_layers", 0)))
 
 
 def main() -> None:
@@ -67,7 +72,7 @@ def main() -> None:
     if pair["accuracy"].empty:
         st.info("No test accuracy for this pair's items: record it with `grokviz evaluate` or `grokviz import-accuracy`.")
     metrics = pair["metrics"]
-    show_metrics(ctx.run, metrics, pair["t_mem"])
+    show_metrics(ctx.run, metrics, pair["t_mem"], int(ui.model(ctx).get("n_layers", 0)))
     present = [m for m in viewstate.TREND_METRICS if len(metrics) and (metrics["metric"] == m).any()] or ["distance"]
     metric = widgets.choose("Metric against accuracy", "metric", present, widget=st.radio, horizontal=True)
     series = metrics[metrics["metric"] == metric] if len(metrics) else metrics

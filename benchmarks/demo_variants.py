@@ -1,7 +1,7 @@
 """Demo variants: does the pathway signal depend on the MoE's shape? One full demo per variant.
 
 Each variant is the default `DemoConfig` with one change the paper's theory suggests could matter
-(more experts, more layers, top-1 routing, a router load-balancing loss). Each is built end to end
+(more experts, more layers, top-1 routing, a router load-balancing loss, a smaller learning rate). Each is built end to end
 with the real `build_demo` (train, save checkpoints, extract, analyze without the maps) into its own store under
 --out, and its per-task findings (`grokviz.demo.findings`) are written to OUT/VARIANT.md and
 printed: when each task memorised and generalised, and the Pearson / Spearman correlation of
@@ -30,12 +30,15 @@ from grokviz.store import Store  # noqa: E402
 VARIANTS: dict[str, dict[str, object]] = {
     "default (2 layers x 8 experts, top-2)": {},
     "16 experts": {"num_experts": 16},
+    "3 layers": {"num_layers": 3},
     "4 layers": {"num_layers": 4},
     "top-1": {"top_k": 1},
     "router aux loss 0.01": {"router_aux_loss": 0.01},
+    "lr 1e-3 (no loss spikes)": {"lr": 1e-3},
 }
 SHOWN = ["task", "memorised_at", "generalised_at", "distance_pearson", "distance_spearman", "distance_vs_step",
-         "consistency_pearson", "consistency_spearman", "consistency_vs_step", "training_loss_pearson",
+         "consistency_pearson", "consistency_spearman", "consistency_vs_step", "mean_cosine_pearson",
+         "mean_cosine_spearman", "mean_cosine_vs_step", "training_loss_pearson",
          "training_loss_spearman"]
 
 

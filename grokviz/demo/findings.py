@@ -16,8 +16,11 @@ from grokviz import names
 
 MEMORISED = 0.99  # training accuracy above which a task counts as memorised (the bar)
 GENERALISED = 0.90  # held-out accuracy above which it counts as generalised
-METRICS = ("distance", "consistency", "training_loss")
+# mean_cosine beside consistency: with 2 MoE layers there is one layer cosine c, and the paper's
+# C = 1 - c / (c + 1e-8) is ~0 whatever the routing (METHOD.md 4), so only mean_cosine is informative.
+METRICS = ("distance", "consistency", "mean_cosine", "training_loss")
 
+N_MILESTONE_COLUMNS = 8  # task, the accuracy milestones, then what analyze found
 COLUMNS = ["task", "memorised_at", "generalised_at", "checkpoints_between", "final_heldout",
            "median_t_star", "pair", "pair_delay",
            *[f"{m}_{c}" for m in METRICS for c in ("pearson", "spearman", "vs_step")]]
@@ -83,7 +86,7 @@ def correlation_view(correlations: pd.DataFrame) -> pd.DataFrame:
             for column, source in (("pearson", "pearson"), ("spearman", "spearman"), ("vs_step", "pearson_vs_step")):
                 row[f"{metric}_{column}"] = float(hit[source].iloc[0]) if len(hit) else np.nan
         rows.append(row)
-    return pd.DataFrame(rows, columns=["task", *COLUMNS[8:]])
+    return pd.DataFrame(rows, columns=["task", *COLUMNS[N_MILESTONE_COLUMNS:]])
 
 
 def findings(accuracy: pd.DataFrame, memorization: pd.DataFrame, pairs: pd.DataFrame,

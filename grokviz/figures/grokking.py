@@ -33,7 +33,8 @@ PAPER_TABLE1: dict[tuple[str, str], tuple[float, float]] = {
     ("validation loss", "math"): (0.480, -0.105), ("validation loss", "code"): (0.547, 0.872),
     ("validation loss", "commonsense"): (-0.575, -0.462), ("validation loss", "domain"): (-0.334, -0.316),
 }
-METRIC_LABELS = {"distance": "pathway distance", "consistency": "pathway consistency", "loss": "training loss",
+METRIC_LABELS = {"distance": "pathway distance", "consistency": "pathway consistency",
+                 "mean_cosine": "mean layer cosine", "loss": "training loss",
                  "train_loss": "training loss", "training_loss": "training loss", "val_loss": "validation loss",
                  "validation_loss": "validation loss"}
 

@@ -47,6 +47,7 @@ def test_findings_take_each_task_own_correlations_and_strongest_pair():
     row = table.iloc[0]
     assert row["median_t_star"] == 15 and row["pair"] == "a/Pretrain@20 -> a/Test@60" and row["pair_delay"] == 40
     assert row["distance_pearson"] == -0.8 and row["consistency_spearman"] == 0.3 and row["training_loss_vs_step"] == 0.5
+    assert row["mean_cosine_pearson"] == 0.3
     text = to_markdown(table)
     assert text.splitlines()[0].startswith("| task | memorised_at | generalised_at")
     assert "| a | 0 | 60 | 6 | 1.00 | 15.00 |" in text
