@@ -105,6 +105,8 @@ def render_all(store_root: Path) -> dict[str, tuple[float, float]]:
         timed(f"pathways {flow}")
     at.select_slider(key="w.topn").set_value(E)
     timed("pathways sample-tau, all 64 experts")
+    at.radio(key="w.source").set_value("sample")
+    timed("pathways one sample, sample-tau, all 64")
     return times
 
 
