@@ -1,6 +1,6 @@
 """A word-level tokenizer built from a vocabulary list, saved like any Hugging Face tokenizer.
 
-The demo's equations ("add 12 7 = 19") and the tests' tiny models need a real tokenizer that
+The demo's equations ("pow3 12 7 = 7") and the tests' tiny models need a real tokenizer that
 `AutoTokenizer.from_pretrained` reloads from a checkpoint folder, without downloading one.
 Tokens are split on whitespace; unknown words map to `<unk>`. Nothing here trains a model.
 """
