@@ -18,12 +18,13 @@ files (see `tables.py`). This module owns paths, atomic writes and the schema ve
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,23 @@ def read_json(path: Path) -> dict[str, Any]:
         raise StoreError(f"{path}: unreadable store metadata ({err})") from None
 
 
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created if missing) for the block; without
+    `fcntl` (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 class Store:
     """A store folder. Creating one on a new folder writes `store.json`; an existing store is
     checked: a newer schema version is refused, an older one migrated explicitly."""
@@ -157,13 +175,16 @@ class Store:
         return read_json(path)
 
     def write_run_info(self, run: str, model: dict[str, Any], provenance: dict[str, Any]) -> None:
-        """Record the model shape (checked for consistency on every later call) and provenance."""
+        """Record the model shape (checked for consistency on every later call) and provenance.
+        Read-modify-write under an exclusive lock, so concurrent shard writers lose no entry."""
         path = self.run_dir(run) / "run.json"
-        info = read_json(path) if path.exists() else {"run": run, "model": model, "calls": []}
-        check_same_model(info["model"], model, run)
-        if provenance not in info["calls"]:
-            info["calls"].append(provenance)
-        atomic_write_json(path, info)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(path.with_name(".run.json.lock")):
+            info = read_json(path) if path.exists() else {"run": run, "model": model, "calls": []}
+            check_same_model(info["model"], model, run)
+            if provenance not in info["calls"]:
+                info["calls"].append(provenance)
+            atomic_write_json(path, info)
 
     # --- shards --------------------------------------------------------------------------
     def complete_shards(self, run: str) -> list[tuple[int, tuple[int, int]]]:
