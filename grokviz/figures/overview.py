@@ -53,15 +53,25 @@ def _memorised_sentence(memorization: pd.DataFrame, last_step: int) -> str:
             f"(step {last_step:,}): {detail}.")
 
 
-def _pairs_sentence(pairs: pd.DataFrame) -> str:
-    """"Grokking was found in K pairs: ..." with each pair's delay."""
+def _pairs_sentence(pairs: pd.DataFrame, per_domain: int = 2) -> str:
+    """"Grokking was found in K of N pairs: ..." naming each domain's most similar grokking pairs
+    (positive delay) with their delays, then how many pairs had their test items solved first."""
     if pairs.empty:
         return "No Pretrain -> Test pairs were found, so no grokking delay can be given yet."
+    grokked = pairs[pairs["delay"] > 0]
+    order = ["domain", "similarity"] if "similarity" in pairs else ["domain", "delay"]
+    shown = grokked.sort_values(order, ascending=[True, False]).groupby("domain", sort=True).head(per_domain)
     listed = "; ".join(f"{r.domain}: {r.train_group} → {r.test_group} (delay {int(r.delay):,} steps)"
-                       for r in pairs.sort_values(["domain", "delay"]).itertuples(index=False))
-    mean = pairs["delay"].mean()
-    return (f"Grokking (memorised first, test items solved later) was found in {len(pairs)} "
-            f"pair{'s' if len(pairs) != 1 else ''}: {listed}. Mean delay {mean:,.0f} steps.")
+                       for r in shown.itertuples(index=False))
+    earlier = len(pairs) - len(grokked)
+    tail = (f" In {earlier} pair{'s' if earlier != 1 else ''} the test items were solved before (or when) the "
+            f"training samples were memorised." if earlier else "")
+    if grokked.empty:
+        return "No pair shows grokking (every test group was solved before its training group was memorised)." + tail
+    more = " (the most similar per domain)" if len(shown) < len(grokked) else ""
+    return (f"Grokking (memorised first, test items solved later) was found in {len(grokked)} of {len(pairs)} "
+            f"pair{'s' if len(pairs) != 1 else ''}{more}: {listed}. Median delay {grokked['delay'].median():,.0f} "
+            f"steps.{tail}")
 
 
 def findings_text(memorization: pd.DataFrame | None, pairs: pd.DataFrame | None, last_step: int) -> str | None:
@@ -71,7 +81,7 @@ def findings_text(memorization: pd.DataFrame | None, pairs: pd.DataFrame | None,
     >>> pairs = pd.DataFrame({"domain": ["math"], "train_group": ["Pretrain@100"], "test_group": ["Test@300"],
     ...                       "delay": [200]})
     >>> print(findings_text(mem, pairs, 300))
-    Of 2 training samples, 1 were memorised before the last checkpoint (step 300): **math**: 1 (1 at step 100). Grokking (memorised first, test items solved later) was found in 1 pair: math: Pretrain@100 → Test@300 (delay 200 steps). Mean delay 200 steps.
+    Of 2 training samples, 1 were memorised before the last checkpoint (step 300): **math**: 1 (1 at step 100). Grokking (memorised first, test items solved later) was found in 1 of 1 pair: math: Pretrain@100 → Test@300 (delay 200 steps). Median delay 200 steps.
     """
     if memorization is None or memorization.empty:
         return None
