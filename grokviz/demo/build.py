@@ -4,8 +4,9 @@ One call builds a complete run from nothing, offline: the tiny OLMoE-architectur
 `train.py` learns the tasks of `tasks.py`; at every checkpoint it is saved with
 `save_pretrained` and every equation is scored (held-out and training accuracy per task);
 the pathway monitor logs denser curves between checkpoints; then the real `extract` and
-`analyze` run on the saved checkpoints, exactly as on a user's own run. Deterministic for a
-seed. Checkpoints go to STORE/models/RUN (not part of the store's tables).
+`analyze` run on the saved checkpoints, exactly as on a user's own run; last, what the run
+shows per task (`findings.py`) goes to STORE/models/RUN/findings.md. Deterministic for a seed.
+Checkpoints go to STORE/models/RUN (not part of the store's tables).
 """
 
 from __future__ import annotations
