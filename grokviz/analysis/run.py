@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import Iterator
 
@@ -95,6 +96,8 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool,
     pathways.insert(0, names.RUN, run)
     metrics = walk["metrics"]
     with stages.time("pairs"):
+        if config.pairing and not generalized.empty:
+            _announce(progress, "pairing training and test groups by text similarity (all-MiniLM-L6-v2)")
         pairs = _pairs(config, _texts(store, run, samples), memorized, generalized)
     with stages.time("correlations"):
         correlations = correlate.domain_tables(run, metrics, acc_series, losses, samples, pairs,
@@ -138,10 +141,19 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
             rows_of = pd.Index(frame[names.SAMPLE_ID]).get_indexer(chosen_ids)
             vectors[step] = projection.pathway_vectors(dist[rows_of], config.tau, config.top_k)
     with stages.time("projection"):
+        if vectors:
+            _announce(progress, f"pathway maps of {len(chosen_ids):,} samples at {len(vectors)} checkpoints "
+                                "(AlignedUMAP; a minute or two)")
         projected = (projection.aligned_maps(vectors, chosen_ids, config.seed) if vectors
                      else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))
     return {"pathways": pd.concat(tables, ignore_index=True), "metrics": pathway_stats.metric_frame(rows),
             "health": health, "projection": projected}
+
+
+def _announce(progress: bool, what: str) -> None:
+    """One line on stderr for a slow stage that has no progress bar (only with progress on)."""
+    if progress:
+        print(f"analyze: {what} ...", file=sys.stderr, flush=True)
 
 
 def _projection_ids(frame: pd.DataFrame, memorized: pd.DataFrame, config: AnalyzeConfig) -> np.ndarray:
