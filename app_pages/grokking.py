@@ -72,8 +72,10 @@ def main() -> None:
     if pair["accuracy"].empty:
         st.info("No test accuracy for this pair's items: record it with `grokviz evaluate` or `grokviz import-accuracy`.")
     metrics = pair["metrics"]
-    show_metrics(ctx.run, metrics, pair["t_mem"], int(ui.model(ctx).get("n_layers", 0)))
-    present = [m for m in viewstate.TREND_METRICS if len(metrics) and (metrics["metric"] == m).any()] or ["distance"]
+    n_layers = int(ui.model(ctx).get("n_layers", 0))
+    show_metrics(ctx.run, metrics, pair["t_mem"], n_layers)
+    offered = [m for m in viewstate.TREND_METRICS if n_layers > 2 or m != "consistency"]  # see show_metrics
+    present = [m for m in offered if len(metrics) and (metrics["metric"] == m).any()] or ["distance"]
     metric = widgets.choose("Metric against accuracy", "metric", present, widget=st.radio, horizontal=True)
     series = metrics[metrics["metric"] == metric] if len(metrics) else metrics
     widgets.show(grokking.metric_accuracy_scatter(series, pair["accuracy"], metric, title=f"{metric} vs test accuracy"),

@@ -81,3 +81,4 @@ def test_every_dashboard_page_shows_the_demo_run(demo_store, monkeypatch, page):
     assert at.get("plotly_chart") or page == "overview"
     if page == "grokking":  # two MoE layers: the degenerate consistency is replaced, and the page says why
         assert any("Consistency is not drawn" in caption.value for caption in at.caption)
+        assert "consistency" not in at.radio(key="w.metric").options
