@@ -229,15 +229,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 @command
 def cmd_demo(args: argparse.Namespace) -> int:
-    from grokviz.demo.build import build_demo, quick_config
+    from grokviz.demo.build import build_demo
+    from grokviz.demo.findings import to_markdown
     from grokviz.demo.train import DemoConfig
     from grokviz.store import Store
 
-    config = quick_config(args.seed) if args.quick else DemoConfig(seed=args.seed)
+    config = DemoConfig.quick(seed=args.seed) if args.quick else DemoConfig(seed=args.seed)
     report = build_demo(Store(args.store), run=args.run, config=config, progress=not args.quiet)
     timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
-    from grokviz.demo.findings import to_markdown
-
     print(f"demo run {report.run!r}: {len(report.steps)} checkpoints ({timing}); "
           f"open it with: grokviz app --store {args.store}")
     print(f"What it shows, per task (also in {report.models}/findings.md):\n{to_markdown(report.findings)}")

@@ -32,11 +32,6 @@ from grokviz.store import Store
 PROBE_PER_TASK = 48
 
 
-def quick_config(seed: int = 0) -> DemoConfig:
-    """The test-sized demo (CI, `--quick`): `DemoConfig.quick`. It memorises; it need not generalise."""
-    return DemoConfig.quick(seed=seed)
-
-
 @dataclasses.dataclass
 class DemoReport:
     run: str
@@ -70,7 +65,7 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per save_pretrained would drown the demo's own
-    config = config or (quick_config() if quick else DemoConfig())
+    config = config or (DemoConfig.quick() if quick else DemoConfig())
     models = store.root / "models" / run
     store.remove_run(run)
     shutil.rmtree(models, ignore_errors=True)
@@ -99,8 +94,8 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
 
 def run_findings(store: Store, run: str) -> pd.DataFrame:
     """`grokviz.demo.findings.findings` of a finished, analysed run of `store`."""
-    return findings.findings(results.read_appended(store, run, "accuracy"),
-                             *(results.read_analysis(store, run, name) for name in ("memorization", "pairs", "correlations")))
+    tables = (results.read_analysis(store, run, name) for name in ("memorization", "pairs", "correlations"))
+    return findings.findings(results.read_appended(store, run, "accuracy"), *tables)
 
 
 def _train_and_save(store: Store, run: str, config: DemoConfig, data: DemoData, samples: pd.DataFrame,

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from grokviz.cli import main
-from grokviz.demo.build import quick_config, run_findings
+from grokviz.demo.build import run_findings
 from grokviz.demo.findings import COLUMNS
 from grokviz.demo.train import DemoConfig, train
 from grokviz.results import read_analysis
@@ -52,7 +52,7 @@ def test_the_demo_reports_its_findings_per_task(demo_store):
 
 
 def test_training_is_deterministic_for_a_seed():
-    config = dataclasses.replace(quick_config(seed=3), steps=12, n_checkpoints=3)
+    config = dataclasses.replace(DemoConfig.quick(seed=3), steps=12, n_checkpoints=3)
     first, second = train(config), train(config)
     assert first.losses == second.losses
     other = train(dataclasses.replace(config, seed=4))
@@ -60,7 +60,7 @@ def test_training_is_deterministic_for_a_seed():
 
 
 def test_the_router_aux_loss_enters_training():
-    config = dataclasses.replace(quick_config(seed=3), steps=6, n_checkpoints=2)
+    config = dataclasses.replace(DemoConfig.quick(seed=3), steps=6, n_checkpoints=2)
     plain, balanced = train(config), train(dataclasses.replace(config, router_aux_loss=0.5))
     assert plain.losses[0] != balanced.losses[0]  # the first loss already includes the aux term
     assert all(b > 0 for b in balanced.losses)
