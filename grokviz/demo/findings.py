@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from grokviz import names
+from grokviz.analysis import groups
 
 MEMORISED = 0.99  # training accuracy above which a task counts as memorised (the issue's bar)
 GENERALISED = 0.90  # held-out accuracy above which it counts as generalised
@@ -27,9 +28,10 @@ COLUMNS = ["task", "memorised_at", "generalised_at", "checkpoints_between", "fin
 
 
 def accuracy_curves(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Mean correctness per (group, split, step) from the per-item `accuracy` table."""
-    return (accuracy.groupby([names.GROUP, names.SPLIT, names.STEP], as_index=False)[names.CORRECT].mean()
-            .rename(columns={names.CORRECT: "accuracy"}))
+    """Mean correctness per (group, split, step) from the per-item `accuracy` table (the domain
+    rows of `analyze`'s accuracy_series)."""
+    series = groups.accuracy_series("", accuracy, pd.DataFrame())
+    return series[[names.GROUP, names.SPLIT, names.STEP, "accuracy"]]
 
 
 def first_step_above(curve: pd.DataFrame, bar: float) -> int | None:
