@@ -64,11 +64,11 @@ def milestones(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def analysis_view(memorization: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per task: the median memorisation step t* of its training samples, and its largest-similarity
+    """Per task: the median memorisation step t* of its memorised training samples, its largest-similarity
     pair `Pretrain@p -> Test@q` with the pair's delay, as `analyze` found them."""
     rows = []
     for task, own in memorization.groupby(names.GROUP):
-        t_star = own["t_star"].dropna()
+        t_star = own.loc[own["t_star"] != names.NEVER_MEMORISED, "t_star"]
         best = pairs[pairs["domain"] == task].sort_values("similarity", ascending=False).head(1)
         rows.append({"task": task, "median_t_star": float(t_star.median()) if len(t_star) else np.nan,
                      "pair": f"{best['train_group'].iloc[0]} -> {best['test_group'].iloc[0]}" if len(best) else "",

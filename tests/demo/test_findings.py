@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from grokviz.demo.findings import COLUMNS, findings, milestones, to_markdown
@@ -34,7 +33,7 @@ def test_milestones_follow_the_curves():
 
 def test_findings_take_each_task_own_correlations_and_strongest_pair():
     acc = accuracy_table(train={"a": [1] * 8}, test={"a": [0, 0, 0.2, 0.4, 0.6, 0.8, 1, 1]})
-    memorization = pd.DataFrame({"run": "r", "sample_id": ["x", "y", "z"], "group": "a", "t_star": [10, 20, np.nan]})
+    memorization = pd.DataFrame({"run": "r", "sample_id": ["x", "y", "z"], "group": "a", "t_star": [10, 20, -1]})  # -1: never memorised
     pairs = pd.DataFrame({"run": "r", "domain": "a", "train_group": ["a/Pretrain@10", "a/Pretrain@20"],
                           "test_group": ["a/Test@50", "a/Test@60"], "similarity": [0.4, 0.9], "delay": [40, 40]})
     rows = []
