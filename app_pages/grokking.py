@@ -14,11 +14,11 @@ from grokviz.figures import grokking
 
 def show_metrics(run: str, metrics, t_mem: int | None, n_layers: int) -> None:
     """Pathway distance, consistency and mean layer cosine with trends after t_mem; per-layer distance."""
-    shown = ["distance", "consistency", "mean_cosine"] if n_layers > 2 else ["distance", "mean_cosine"]
+    shown = grokking.drawable(["distance", "consistency", "mean_cosine"], n_layers)
     widgets.show(grokking.metric_trends(metrics, shown, t_mem,
                                         title="Pathway metrics; dashed: linear trend after memorisation"),
                  f"{run}-pair-metrics", key="metric_trends")
-    if n_layers <= 2:
+    if "consistency" not in shown:
         st.caption("Consistency is not drawn: with two MoE layers there is one layer cosine c, and the paper's "
                    "C = 1 - c / (max c + 1e-8) is about 0 whatever the routing. The mean layer cosine is shown instead.")
     widgets.show(grokking.layer_distance_grid(metrics, t_mem, title="Pathway distance per layer"),
@@ -74,8 +74,8 @@ def main() -> None:
     metrics = pair["metrics"]
     n_layers = int(ui.model(ctx).get("n_layers", 0))
     show_metrics(ctx.run, metrics, pair["t_mem"], n_layers)
-    offered = [m for m in viewstate.TREND_METRICS if n_layers > 2 or m != "consistency"]  # see show_metrics
-    present = [m for m in offered if len(metrics) and (metrics["metric"] == m).any()] or ["distance"]
+    present = [m for m in grokking.drawable(viewstate.TREND_METRICS, n_layers)
+               if len(metrics) and (metrics["metric"] == m).any()] or ["distance"]
     metric = widgets.choose("Metric against accuracy", "metric", present, widget=st.radio, horizontal=True)
     series = metrics[metrics["metric"] == metric] if len(metrics) else metrics
     widgets.show(grokking.metric_accuracy_scatter(series, pair["accuracy"], metric, title=f"{metric} vs test accuracy"),

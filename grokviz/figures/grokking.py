@@ -96,6 +96,19 @@ def _trend_traces(series: pd.DataFrame, t_mem: int | None) -> list[go.Scatter]:
     return traces
 
 
+CONSISTENCY_MIN_LAYERS = 3  # with fewer MoE layers, C = 1 - c / (c + 1e-8) is ~0 whatever the routing
+
+
+def drawable(metrics: list[str] | tuple[str, ...], n_layers: int) -> list[str]:
+    """`metrics` worth drawing for a model of `n_layers` MoE layers: consistency only from
+    CONSISTENCY_MIN_LAYERS layers on (below that there is one layer cosine and C is degenerate).
+
+    >>> drawable(["distance", "consistency", "mean_cosine"], 2)
+    ['distance', 'mean_cosine']
+    """
+    return [m for m in metrics if m != "consistency" or n_layers >= CONSISTENCY_MIN_LAYERS]
+
+
 def metric_trends(metrics: pd.DataFrame, names: list[str], t_mem: int | None = None, title: str | None = None) -> go.Figure:
     """One panel per metric name (rows of `metrics` with that `metric`), with fitted trends.
 
