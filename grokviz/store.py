@@ -101,7 +101,6 @@ def read_json(path: Path) -> dict[str, Any]:
         raise StoreError(f"{path}: unreadable store metadata ({err})") from None
 
 
-
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on `path` (created if missing) for the block; without
@@ -117,6 +116,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 class Store:
     """A store folder. Creating one on a new folder writes `store.json`; an existing store is
