@@ -1,6 +1,6 @@
 # The two set-up commands of the README, and the checks.
 #   make app   -> venv + install + (demo store if missing) + dashboard on http://localhost:8501
-#   make test  -> venv + install (+ Debian chromium for the browser test) + the whole test suite
+#   make test  -> venv + install (+ Debian chromium for the browser test) + lint, layering, the whole test suite
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -28,10 +28,11 @@ app: install
 	$(BIN)/grokviz app --store data --build-demo
 
 test: install browser
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 checks: test
-	$(BIN)/lint-imports
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -17,37 +17,32 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grokviz import tables as T  # noqa: E402
-from grokviz.store import Store, atomic_write_table  # noqa: E402
+from grokviz.inputs.checkpoints import Checkpoint  # noqa: E402
+from grokviz.store import shards  # noqa: E402
+from grokviz.store.layout import Store, atomic_write_table  # noqa: E402
 
 N, L, E, K, STEPS, TOKEN_SAMPLES, TOKENS = 10_000, 16, 64, 8, 10, 40, 256
 PAGES = ("memorization", "pathways", "map", "grokking", "inspector", "health")
 
 
 def _samples(store: Store, run: str, ids: list[str]) -> None:
-    atomic_write_table(store.run_dir(run) / "samples.parquet", pa.Table.from_pydict({
-        "run": [run] * N, "sample_id": ids, "group": [f"g{i % 4}" for i in range(N)], "split": ["train"] * N,
-        "prompt": [None] * N, "n_tokens": np.full(N, TOKENS, np.int32), "truncated": [False] * N,
-        "order": np.arange(N, dtype=np.int32), "text": [f"sample {i} w{i % 97}" for i in range(N)]},
-        schema=T.SAMPLES_SCHEMA))
+    frame = pd.DataFrame({"sample_id": ids, "group": [f"g{i % 4}" for i in range(N)], "split": "train",
+                          "prompt": None, "text": [f"sample {i} w{i % 97}" for i in range(N)]})
+    atomic_write_table(store.run_dir(run) / "samples.parquet",
+                       shards.samples_file(run, frame, np.full(N, TOKENS), np.zeros(N, bool)))
 
 
 def _token_table(run: str, step: int, ids: list[str], rng) -> pa.Table:
-    rows = TOKEN_SAMPLES * TOKENS * L * K
-    return pa.Table.from_arrays([
-        pa.array([run] * rows), pa.array(np.full(rows, step, np.int64)),
-        pa.array(np.repeat(ids[:TOKEN_SAMPLES], TOKENS * L * K)),
-        pa.array(np.tile(np.repeat(np.arange(TOKENS, dtype=np.int32), L * K), TOKEN_SAMPLES)),
-        pa.array(np.zeros(rows, np.int32)), pa.array(["w"] * rows),
-        pa.array(np.tile(np.repeat(np.arange(L, dtype=np.int16), K), TOKEN_SAMPLES * TOKENS)),
-        pa.array(np.tile(np.arange(K, dtype=np.int16), TOKEN_SAMPLES * TOKENS * L)),
-        pa.array(rng.integers(0, E, rows).astype(np.int16)), pa.array(rng.uniform(0, 0.2, rows).astype(np.float32)),
-    ], schema=T.TOKENS_SCHEMA)
+    parts = [shards.tokens_part(run, step, sample_id, np.zeros(TOKENS, np.int32), ["w"] * TOKENS,
+                                rng.integers(0, E, (TOKENS, L, K)), rng.uniform(0, 0.2, (TOKENS, L, K)))
+             for sample_id in ids[:TOKEN_SAMPLES]]
+    return pa.concat_tables(parts)
 
 
 def build_store(root: Path, run: str = "olmoe-scale") -> Store:
@@ -62,18 +57,12 @@ def build_store(root: Path, run: str = "olmoe-scale") -> Store:
     for s in range(STEPS):
         step = 5000 * (s + 1)
         dist = 0.7 * base + 0.3 * rng.dirichlet(np.full(E, 0.3), size=(N, L)).astype(np.float32)
-        quantised = np.round(dist.reshape(N, L * E) * T.QUANT).astype(np.uint16)
-        offsets = pa.array(np.arange(0, N * L * E + 1, L * E, dtype=np.int32))
         shard = store.shard_dir(run, step, (0, 1), partial=True)
-        atomic_write_table(shard / "part-00000.samples.parquet", pa.Table.from_arrays([
-            pa.array([run] * N), pa.array(np.full(N, step, np.int64)), pa.array(ids),
-            pa.array(rng.uniform(0.5, 3, N).astype(np.float32)), pa.array(np.full(N, TOKENS, np.int32)),
-            pa.array(np.full(N, E, np.int16)), pa.ListArray.from_arrays(offsets, pa.array(quantised.ravel())),
-        ], schema=T.RESULTS_SCHEMA))
+        atomic_write_table(shard / "part-00000.samples.parquet", shards.samples_part(
+            run, step, ids, rng.uniform(0.5, 3, N), np.full(N, TOKENS), dist))
         atomic_write_table(shard / "part-00000.tokens.parquet", _token_table(run, step, ids, rng))
-        atomic_write_table(store.step_dir(run, step) / "checkpoint.parquet", pa.Table.from_pydict(
-            {"run": [run], "step": [step], "tokens": [step * 4_000_000], "revision": [None], "path": ["synthetic"]},
-            schema=T.CHECKPOINT_SCHEMA))
+        atomic_write_table(store.step_dir(run, step) / "checkpoint.parquet", shards.checkpoint_file(
+            run, Checkpoint(step=step, tokens=step * 4_000_000, path="synthetic")))
         store.finish_shard(run, step, (0, 1))
     return store
 
@@ -83,7 +72,7 @@ def render_all(store_root: Path) -> dict[str, tuple[float, float]]:
     os.environ["GROKVIZ_STORE"] = str(store_root)
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "grokviz" / "dashboard" / "app.py"), default_timeout=300)
     times = {}
 
     def timed(label: str) -> None:
@@ -97,9 +86,9 @@ def render_all(store_root: Path) -> dict[str, tuple[float, float]]:
 
     timed("overview")
     for page in PAGES:
-        at.switch_page(f"app_pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
         timed(page)
-    at.switch_page("app_pages/pathways.py").run()
+    at.switch_page("views/pathways.py").run()
     for flow in ("token-topk", "sample-argmax", "sample-tau"):
         at.selectbox(key="w.flow").set_value(flow)
         timed(f"pathways {flow}")

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grokviz.metrics import distance, pathways  # noqa: E402
+from grokviz.metrics import distance, pathways
 
 N_LAYERS, N_EXPERTS, SHARED_LAYERS, N_FAMILIES = 16, 64, 4, 5
 ALPHA = 0.16  # Dirichlet concentration: about 12 experts per layer at tau = 0.7, ~550 characters

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grokviz.config import EvaluateConfig, ExtractConfig  # noqa: E402
-from grokviz.evaluate import evaluate  # noqa: E402
-from grokviz.extract import extract  # noqa: E402
-from grokviz.store import Store  # noqa: E402
-from grokviz.tiny import save_series  # noqa: E402
+from grokviz.evaluate.run import evaluate  # noqa: E402
+from grokviz.extract.run import extract  # noqa: E402
+from grokviz.store.layout import Store  # noqa: E402
+from grokviz.synthetic.tiny import save_series  # noqa: E402
 
 
 def main() -> None:

@@ -24,11 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grokviz.adapters import adapter_for  # noqa: E402
-from grokviz.capture import RouterHooks, reduce_batch  # noqa: E402
-from grokviz.encode import Encoded, pad_batch, token_batches  # noqa: E402
-from grokviz.extract import part_tables  # noqa: E402
-from grokviz.store import atomic_write_table  # noqa: E402
+from grokviz.extract.adapters import adapter_for
+from grokviz.extract.capture import RouterHooks, reduce_batch
+from grokviz.extract.encode import Encoded, pad_batch, token_batches
+from grokviz.extract.run import part_tables
+from grokviz.store.layout import atomic_write_table
 
 FULL = dict(hidden_size=2048, intermediate_size=1024, num_hidden_layers=16, num_attention_heads=16,
             num_key_value_heads=16, num_experts=64, num_experts_per_tok=8, vocab_size=50304)
@@ -130,10 +130,10 @@ def overhead(model, args, device) -> None:
 
 
 def store_bytes(args, n: int = 2000) -> None:
+    import pandas as pd
     import pyarrow as pa
 
-    from grokviz.capture import BatchResult
-    import pandas as pd
+    from grokviz.extract.capture import BatchResult
 
     rng = np.random.default_rng(1)
     dist = torch.from_numpy(rng.dirichlet(np.full(args.experts, 0.3), size=(n, args.layers)).astype(np.float32))

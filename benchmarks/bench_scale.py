@@ -38,8 +38,8 @@ print(json.dumps({"rc": done.returncode, "wall_s": time.perf_counter() - started
 """
 BASELINE = """
 import sys
-from grokviz.store import Store
-from grokviz.tables import read_checkpoints, read_step
+from grokviz.store.layout import Store
+from grokviz.store.tables import read_checkpoints, read_step
 store = Store(sys.argv[1], create=False)
 rows = sum(len(read_step(store, sys.argv[2], c.step)[0]) for c in read_checkpoints(store, sys.argv[2]))
 print(f"read {rows} (sample, checkpoint) rows")

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from grokviz.demo.build import build_demo  # noqa: E402
 from grokviz.demo.findings import to_markdown  # noqa: E402
 from grokviz.demo.train import DemoConfig  # noqa: E402
-from grokviz.store import Store  # noqa: E402
+from grokviz.store.layout import Store  # noqa: E402
 
 VARIANTS: dict[str, dict[str, object]] = {
     "default (2 layers x 8 experts, top-2)": {},
@@ -36,7 +36,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "router aux loss 0.01": {"router_aux_loss": 0.01},
     "lr 1e-3 (no loss spikes)": {"lr": 1e-3},
 }
-SHOWN = ["task", "memorised_at", "generalised_at", "distance_pearson", "distance_spearman", "distance_vs_step",
+SHOWN = ["task", "memorized_at", "generalised_at", "distance_pearson", "distance_spearman", "distance_vs_step",
          "consistency_pearson", "consistency_spearman", "consistency_vs_step", "mean_cosine_pearson",
          "mean_cosine_spearman", "mean_cosine_vs_step", "training_loss_pearson",
          "training_loss_spearman"]

@@ -7,7 +7,6 @@ and say what was expected.
 
 from __future__ import annotations
 
-
 MAX_MESSAGE = 400  # characters of an InputError's message, before file, line and field
 
 

@@ -50,7 +50,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "checkpoints": (RUN, STEP, TOKENS, REVISION, PATH),
     "samples": (RUN, SAMPLE_ID, GROUP, SPLIT, N_TOKENS, TEXT),
     "accuracy": (RUN, STEP, GROUP, SPLIT, ITEM_ID, CORRECT),
-    "pathways": (RUN, STEP, SAMPLE_ID, GROUP, "pathway", "n_experts", "consistency", "mean_cosine"),
+    "pathways": (RUN, STEP, SAMPLE_ID, GROUP, "pathway", "n_kept", "consistency", "mean_cosine"),
     "group_metrics": (RUN, STEP, GROUP, "metric", "value", "stderr", "n_samples", "n_pairs"),
     "memorization": (RUN, SAMPLE_ID, GROUP, "t_star", "eps", "delta"),
     "generalization": (RUN, ITEM_ID, GROUP, "t_hash"),
@@ -72,8 +72,6 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 EXTRACTION_TABLES = ("losses", "routing", "token_routes", "checkpoints", "samples")
-# Appended by evaluate / import-accuracy / contamination: runs/RUN/tables/NAME/*.parquet.
-EVALUATION_TABLES = ("items", "task_accuracy", "contamination")
 ANALYSIS_TABLES = (
     "pathways", "group_metrics", "memorization", "generalization", "pairs", "correlations", "saturation",
     "accuracy_series", "cross_correlations", "projection", "health", "coactivation", "load",
@@ -82,4 +80,4 @@ ANALYSIS_TABLES = (
 # Group labels derived by the analysis (METHOD.md 5 and 6).
 PRETRAIN_GROUP = "Pretrain@{step}"
 TEST_GROUP = "Test@{step}"
-NEVER_MEMORISED = -1  # t_star / t_hash value for samples that never memorise / generalise
+NEVER_MEMORIZED = -1  # t_star / t_hash value for samples that never memorise / generalise

@@ -1,6 +1,10 @@
-"""Shared fixtures: tiny random MoE checkpoint series and sample files, built offline.
+"""Shared fixtures: tiny random MoE checkpoint series, sample files and real stores, built offline.
 
 Every model is built from a config and saved to a tmp folder (never mocked, never downloaded).
+Stores, from small to rich: `small_store` (a real extraction, no analysis), `analyzed_store`
+(the same plus held-out accuracy and a real `analyze`), `demo_store` (`grokviz demo --quick`:
+a trained model, its checkpoints, accuracy, extraction and analysis: what the dashboard tests
+read), `one_checkpoint_store`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from factories import ROOT, FAMILIES, sample_rows, synthetic_accuracy, write_jsonl  # noqa: F401
+from factories import copy_store, sample_rows, synthetic_accuracy, write_jsonl
 
 
 @pytest.fixture(scope="session")
 def series_factory(tmp_path_factory):
     """`series_factory(family, **config_overrides)` -> folder holding step100/200/300."""
-    from grokviz.tiny import save_series
+    from grokviz.synthetic.tiny import save_series
 
     cache: dict[tuple, Path] = {}
 
@@ -44,8 +48,8 @@ def samples_file(tmp_path) -> Path:
 def small_store(tmp_path_factory, series_factory):
     """A real store from a real extraction of a tiny OLMoE series (3 checkpoints, 12 samples)."""
     from grokviz.config import ExtractConfig
-    from grokviz.extract import extract
-    from grokviz.store import Store
+    from grokviz.extract.run import extract
+    from grokviz.store.layout import Store
 
     root = tmp_path_factory.mktemp("store")
     samples = write_jsonl(root / "samples.jsonl", sample_rows())
@@ -62,9 +66,10 @@ def analyzed_store(tmp_path_factory, small_store):
 
     from grokviz.analysis.run import analyze
     from grokviz.config import AnalyzeConfig
-    from grokviz.results import ACCURACY_SCHEMA, append_table
-    from grokviz.store import Store
-    from grokviz.tables import read_samples_table
+    from grokviz.store.appended import append_table
+    from grokviz.store.layout import Store
+    from grokviz.store.schemas import ACCURACY_SCHEMA
+    from grokviz.store.tables import read_samples_table
 
     root = tmp_path_factory.mktemp("analyzed") / "data"
     shutil.copytree(small_store.root, root)
@@ -74,4 +79,26 @@ def analyzed_store(tmp_path_factory, small_store):
     append_table(store, "tiny", "accuracy", synthetic_accuracy("tiny", items, [100, 200, 300]),
                  schema=ACCURACY_SCHEMA, part="held-out")
     analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000), store, progress=False)
+    return store
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """`grokviz demo --quick`: real training, checkpoints, accuracy, extraction and analysis (run "demo")."""
+    from grokviz.cli import main
+    from grokviz.store.layout import Store
+
+    root = tmp_path_factory.mktemp("demo") / "data"
+    assert main(["demo", "--store", str(root), "--quick", "--quiet"]) == 0
+    return Store(root, create=False)
+
+
+@pytest.fixture(scope="session")
+def one_checkpoint_store(small_store, tmp_path_factory):
+    """The small store with only its first checkpoint."""
+    import shutil
+
+    store = copy_store(small_store, tmp_path_factory.mktemp("one") / "data")
+    for step_dir in sorted((store.run_dir("tiny") / "checkpoints").glob("step=*"))[1:]:
+        shutil.rmtree(step_dir)
     return store

@@ -54,3 +54,13 @@ def snapshot(root: Path) -> dict[str, str]:
 
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def copy_store(source, target: Path):
+    """A copy of a store folder (so a test can add or remove files without touching the original)."""
+    import shutil
+
+    from grokviz.store.layout import Store
+
+    shutil.copytree(source.root, target)
+    return Store(target, create=False)

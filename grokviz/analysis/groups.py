@@ -12,7 +12,7 @@ import pandas as pd
 
 from grokviz import names
 from grokviz.metrics.generalization import generalization_table
-from grokviz.metrics.memorization import memorisation_table, pretrain_group
+from grokviz.metrics.memorization import memorization_table, pretrain_group
 
 
 def loss_matrix(losses: pd.DataFrame, sample_ids: list[str], steps: list[int]) -> np.ndarray:
@@ -27,7 +27,7 @@ def memorization(run: str, samples: pd.DataFrame, losses: pd.DataFrame, steps: l
     """t* of every training sample, eps chosen per domain; plus its Pretrain group name."""
     train = samples[samples[names.SPLIT] == names.Split.TRAIN.value]
     ids = train[names.SAMPLE_ID].tolist()
-    table = memorisation_table(ids, train[names.GROUP].tolist(), loss_matrix(losses, ids, steps),
+    table = memorization_table(ids, train[names.GROUP].tolist(), loss_matrix(losses, ids, steps),
                                steps, eps=eps, delta=delta)
     table.insert(0, names.RUN, run)
     table["pretrain_group"] = [f"{g}/{pretrain_group(t)}" for g, t in
@@ -54,7 +54,7 @@ def generalization(run: str, accuracy: pd.DataFrame, steps: list[int]) -> pd.Dat
     table = generalization_table(items[names.ITEM_ID].tolist(), items[names.GROUP].tolist(),
                                  np.nan_to_num(correct[:, evaluated]), list(np.asarray(steps)[evaluated]))
     table.insert(0, names.RUN, run)
-    table["test_group"] = [f"{g}/Test@{t}" if t != names.NEVER_MEMORISED else f"{g}/never"
+    table["test_group"] = [f"{g}/Test@{t}" if t != names.NEVER_MEMORIZED else f"{g}/never"
                            for g, t in zip(table[names.GROUP], table["t_hash"])]
     return table[columns]
 
@@ -81,7 +81,7 @@ def accuracy_series(run: str, accuracy: pd.DataFrame, generalized: pd.DataFrame)
 def metric_groups(memorized: pd.DataFrame) -> dict[str, np.ndarray]:
     """Group name -> sample ids over which pathway metrics are computed: each domain's
     memorised samples, and each `DOMAIN/Pretrain@t` group."""
-    done = memorized[memorized["t_star"] != names.NEVER_MEMORISED]
+    done = memorized[memorized["t_star"] != names.NEVER_MEMORIZED]
     groups = {g: f[names.SAMPLE_ID].to_numpy() for g, f in done.groupby(names.GROUP)}
     groups |= {g: f[names.SAMPLE_ID].to_numpy() for g, f in done.groupby("pretrain_group")}
     return groups

@@ -15,9 +15,13 @@ import pandas as pd
 
 from grokviz import names
 from grokviz.metrics.consistency import consistency
-from grokviz.metrics.distance import (DistanceEstimate, cross_mean_distance, mean_pairwise_distance,
-                                      per_layer_mean_distance)
-from grokviz.metrics.pathways import layer_strings, n_experts, pathway_strings
+from grokviz.metrics.distance import (
+    DistanceEstimate,
+    cross_mean_distance,
+    mean_pairwise_distance,
+    per_layer_mean_distance,
+)
+from grokviz.metrics.pathways import layer_strings, n_kept, pathway_strings
 
 METRIC_COLUMNS = [names.STEP, names.GROUP, "metric", "value", "stderr", "n_samples", "n_pairs"]
 
@@ -29,7 +33,7 @@ def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list
     c_value, mean_cos = consistency(dist, router)
     table = pd.DataFrame({
         names.STEP: step, names.SAMPLE_ID: frame[names.SAMPLE_ID].to_numpy(),
-        "pathway": strings, "n_experts": n_experts(dist, tau=tau, top_k=top_k),
+        "pathway": strings, "n_kept": n_kept(dist, tau=tau, top_k=top_k),
         "consistency": c_value, "mean_cosine": mean_cos, names.LOSS: frame[names.LOSS].to_numpy(),
     })
     return table, layer_strings(dist, tau=tau, top_k=top_k)

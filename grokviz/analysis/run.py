@@ -21,15 +21,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from grokviz import names, results
+from grokviz import names
 from grokviz.analysis import correlate, groups, health_stats, pathway_stats, projection
 from grokviz.config import AnalyzeConfig
-from grokviz.contamination import dropped_items
 from grokviz.errors import StoreError
 from grokviz.metrics.health import routing_entropy
 from grokviz.metrics.pairing import pair_groups, similarity_matrix
-from grokviz.store import Store
-from grokviz.tables import Tables, read_router_weights, read_samples_table, read_step
+from grokviz.store import analyses, appended, queries
+from grokviz.store.layout import Store
+from grokviz.store.tables import Tables, read_router_weights, read_samples_table, read_step
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +61,16 @@ def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force
     """Compute (or reuse) every analysis table of `config.run`."""
     started = time.perf_counter()
     store.run_info(config.run)
-    fingerprint = results.input_fingerprint(store, config.run)
+    fingerprint = analyses.input_fingerprint(store, config.run)
     settings = config.to_dict()
-    key = results.analysis_key(settings, fingerprint)
-    if results.has_analysis(store, config.run, key) and not force:
-        results.write_latest(store, config.run, key)
+    key = analyses.analysis_key(settings, fingerprint)
+    if analyses.has_analysis(store, config.run, key) and not force:
+        analyses.write_latest(store, config.run, key)
         return AnalyzeReport(key, cached=True, seconds=time.perf_counter() - started)
     stages = Stages()
     computed = compute(config, store, progress, stages)
     with stages.time("write"):
-        results.write_analysis(store, config.run, key, settings, fingerprint, computed)
+        analyses.write_analysis(store, config.run, key, settings, fingerprint, computed)
     return AnalyzeReport(key, cached=False, seconds=time.perf_counter() - started,
                          rows={name: len(frame) for name, frame in computed.items()}, stages=dict(stages))
 
@@ -79,14 +79,14 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool,
             stages: Stages | None = None) -> dict[str, pd.DataFrame]:
     run, stages = config.run, Stages() if stages is None else stages
     with stages.time("query"), Tables(store, run) as tables:
-        losses = tables.query("SELECT step, sample_id, loss FROM losses")
-        accuracy = tables.query("SELECT * FROM accuracy")
-        routes = tables.query("SELECT step, sample_id, pos, layer, rank, expert, weight FROM token_routes")
+        losses = queries.losses(tables)[[names.STEP, names.SAMPLE_ID, names.LOSS]]
+        accuracy = queries.accuracy_rows(tables)
+        routes = queries.token_routes(tables)
     steps = sorted(int(s) for s in losses[names.STEP].unique())
     if not steps:
         raise StoreError(f"run {run!r} has no complete checkpoint to analyze")
     with stages.time("groups"):
-        accuracy = accuracy[~accuracy[names.ITEM_ID].isin(dropped_items(store, run))]  # Min-K%++ filter
+        accuracy = accuracy[~accuracy[names.ITEM_ID].isin(queries.dropped_items(store, run))]  # Min-K%++ filter
         samples = read_samples_table(store, run)
         memorized = groups.memorization(run, samples, losses, steps, config.eps, config.delta)
         generalized = groups.generalization(run, accuracy, steps)
@@ -166,7 +166,7 @@ def _projection_ids(frame: pd.DataFrame, memorized: pd.DataFrame, config: Analyz
 
 def _texts(store: Store, run: str, samples: pd.DataFrame) -> pd.Series:
     """Text by id: the run's samples and its evaluated test items (items win on a clash)."""
-    items = results.read_appended(store, run, "items")
+    items = appended.read_appended(store, run, "items")
     texts = samples.set_index(names.SAMPLE_ID)[names.TEXT]
     if not items.empty:
         texts = pd.concat([items.drop_duplicates(names.ITEM_ID).set_index(names.ITEM_ID)[names.TEXT],
@@ -180,10 +180,10 @@ def _pairs(config: AnalyzeConfig, text: pd.Series, memorized: pd.DataFrame,
     columns = [names.RUN, "domain", "train_group", "test_group", "similarity", "delay"]
     if not config.pairing or generalized.empty:
         return pd.DataFrame(columns=columns)
-    from grokviz.embed import embed_texts  # torch only when pairing is asked for
+    from grokviz.analysis.embed import embed_texts  # torch only when pairing is asked for
 
-    done = memorized[memorized["t_star"] != names.NEVER_MEMORISED]
-    solved = generalized[(generalized["t_hash"] != names.NEVER_MEMORISED) & generalized[names.ITEM_ID].isin(text.index)]
+    done = memorized[memorized["t_star"] != names.NEVER_MEMORIZED]
+    solved = generalized[(generalized["t_hash"] != names.NEVER_MEMORIZED) & generalized[names.ITEM_ID].isin(text.index)]
     frames = []
     for domain in sorted(set(done[names.GROUP]) & set(solved[names.GROUP])):
         train = done[done[names.GROUP] == domain]

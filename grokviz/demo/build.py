@@ -19,15 +19,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from grokviz import names, results
+from grokviz import names
 from grokviz.analysis.run import analyze
 from grokviz.config import AnalyzeConfig, ExtractConfig
 from grokviz.demo import findings
 from grokviz.demo.train import DemoConfig, DemoData, correctness, prepare_data, train
-from grokviz.extract import extract
-from grokviz.monitor import PathwayMonitor
-from grokviz.results import ACCURACY_SCHEMA, append_table
-from grokviz.store import Store
+from grokviz.extract.monitor import PathwayMonitor
+from grokviz.extract.run import extract
+from grokviz.store import analyses, appended
+from grokviz.store.appended import append_table
+from grokviz.store.layout import Store
+from grokviz.store.schemas import ACCURACY_SCHEMA
 
 PROBE_PER_TASK = 48
 
@@ -94,8 +96,8 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
 
 def run_findings(store: Store, run: str) -> pd.DataFrame:
     """`grokviz.demo.findings.findings` of a finished, analysed run of `store`."""
-    tables = (results.read_analysis(store, run, name) for name in ("memorization", "pairs", "correlations"))
-    return findings.findings(results.read_appended(store, run, "accuracy"), *tables)
+    tables = (analyses.read_analysis(store, run, name) for name in ("memorization", "pairs", "correlations"))
+    return findings.findings(appended.read_appended(store, run, "accuracy"), *tables)
 
 
 def _train_and_save(store: Store, run: str, config: DemoConfig, data: DemoData, samples: pd.DataFrame,

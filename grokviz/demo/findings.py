@@ -22,7 +22,7 @@ GENERALISED = 0.90  # held-out accuracy above which it counts as generalised
 METRICS = ("distance", "consistency", "mean_cosine", "training_loss")
 
 N_MILESTONE_COLUMNS = 8  # task, the accuracy milestones, then what analyze found
-COLUMNS = ["task", "memorised_at", "generalised_at", "checkpoints_between", "final_heldout",
+COLUMNS = ["task", "memorized_at", "generalised_at", "checkpoints_between", "final_heldout",
            "median_t_star", "pair", "pair_delay",
            *[f"{m}_{c}" for m in METRICS for c in ("pearson", "spearman", "vs_step")]]
 
@@ -46,7 +46,7 @@ def first_step_above(curve: pd.DataFrame, bar: float) -> int | None:
 
 
 def milestones(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Per task: memorised_at, generalised_at, checkpoints_between (checkpoints from the first
+    """Per task: memorized_at, generalised_at, checkpoints_between (checkpoints from the first
     to just before the second, the issue's "at least 5 checkpoints before"), final_heldout."""
     curves = accuracy_curves(accuracy)
     steps = sorted(curves[names.STEP].unique())
@@ -57,7 +57,7 @@ def milestones(accuracy: pd.DataFrame) -> pd.DataFrame:
         test = own[own[names.SPLIT] == names.Split.TEST.value].sort_values(names.STEP)
         mem, gen = first_step_above(train, MEMORISED), first_step_above(test, GENERALISED)
         between = (sum(1 for s in steps if mem <= s < gen) if mem is not None and gen is not None else None)
-        rows.append({"task": task, "memorised_at": mem, "generalised_at": gen, "checkpoints_between": between,
+        rows.append({"task": task, "memorized_at": mem, "generalised_at": gen, "checkpoints_between": between,
                      "final_heldout": float(test["accuracy"].iloc[-1]) if len(test) else np.nan})
     table = pd.DataFrame(rows, columns=COLUMNS[:5])
     return table.astype({c: "Int64" for c in COLUMNS[1:4]})
@@ -68,7 +68,7 @@ def analysis_view(memorization: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFra
     pair `Pretrain@p -> Test@q` with the pair's delay, as `analyze` found them."""
     rows = []
     for task, own in memorization.groupby(names.GROUP):
-        t_star = own.loc[own["t_star"] != names.NEVER_MEMORISED, "t_star"]
+        t_star = own.loc[own["t_star"] != names.NEVER_MEMORIZED, "t_star"]
         best = pairs[pairs["domain"] == task].sort_values("similarity", ascending=False).head(1)
         rows.append({"task": task, "median_t_star": float(t_star.median()) if len(t_star) else np.nan,
                      "pair": f"{best['train_group'].iloc[0]} -> {best['test_group'].iloc[0]}" if len(best) else "",

@@ -175,7 +175,7 @@ def build_demo_tokenizer(tasks: Sequence[TaskSpec]):
     >>> tok.convert_ids_to_tokens(tok("add 1 2 = 3")["input_ids"])
     ['add', '1', '2', '=', '3']
     """
-    from grokviz.wordlevel import build_tokenizer
+    from grokviz.synthetic.wordlevel import build_tokenizer
 
     return build_tokenizer(vocabulary(tasks))
 

@@ -14,9 +14,8 @@ Start at `DemoConfig` and `train`.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +29,6 @@ from grokviz.demo.tasks import (
     generate_equations,
     validate_tasks,
 )
-from grokviz.names import Split
 
 QUICK_MODULUS = 13
 
@@ -206,18 +204,6 @@ def correctness(model, encoded: EncodedEquations, batch_size: int = 4096) -> tor
         parts.append(predicted == ids[:, encoded.answer_pos])
     model.train(was_training)
     return torch.cat(parts)
-
-
-def accuracy_by_task(correct: torch.Tensor, encoded: EncodedEquations,
-                     tasks: Sequence[TaskSpec]) -> dict[tuple[str, str], float]:
-    """Mean correctness per (task name, split), split being "train" or "test"."""
-    result = {}
-    for i, task in enumerate(tasks):
-        in_task = encoded.task_index == i  # shape: (n,)
-        for split, mask in ((Split.TRAIN.value, encoded.is_train), (Split.TEST.value, ~encoded.is_train)):
-            selected = correct[in_task & mask]
-            result[(task.name, split)] = selected.float().mean().item() if len(selected) else math.nan
-    return result
 
 
 @dataclasses.dataclass

@@ -69,7 +69,7 @@ def _add_sample_lines(fig: go.Figure, losses: pd.DataFrame, per_group: int, colo
                                      hovertemplate=f"{sample_id}<br>step %{{x}}<br>loss %{{y:.3f}}<extra></extra>"))
 
 
-def memorisation_histogram(
+def memorization_histogram(
     t_star: pd.DataFrame,
     steps: list[int],
     accuracy: pd.DataFrame | None = None,
@@ -81,7 +81,7 @@ def memorisation_histogram(
 
     >>> t = pd.DataFrame({"sample_id": ["a", "b", "c"], "group": ["g"] * 3, "t_star": [1, 2, -1]})
     >>> acc = pd.DataFrame({"step": [1, 2], "group": ["g", "g"], "accuracy": [0.1, 0.9]})
-    >>> fig = memorisation_histogram(t, [1, 2], acc)
+    >>> fig = memorization_histogram(t, [1, 2], acc)
     >>> [t.type for t in fig.data], list(fig.data[0].y)
     (['bar', 'scatter'], [1])
     """

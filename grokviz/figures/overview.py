@@ -39,7 +39,7 @@ def checkpoint_timeline(checkpoints: pd.DataFrame, title: str | None = None) -> 
     return style(fig, title=title, height=260 if has_tokens else 180)
 
 
-def _memorised_sentence(memorization: pd.DataFrame, last_step: int) -> str:
+def _memorized_sentence(memorization: pd.DataFrame, last_step: int) -> str:
     """"Of N training samples, M were memorised before the last checkpoint: ..." """
     t = memorization["t_star"]
     early = memorization[(t != NEVER) & (t < last_step)]
@@ -85,5 +85,5 @@ def findings_text(memorization: pd.DataFrame | None, pairs: pd.DataFrame | None,
     """
     if memorization is None or memorization.empty:
         return None
-    text = _memorised_sentence(memorization, last_step)
+    text = _memorized_sentence(memorization, last_step)
     return text + " " + _pairs_sentence(pairs if pairs is not None else pd.DataFrame())

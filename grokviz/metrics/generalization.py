@@ -2,7 +2,7 @@
 
 t#_j is the earliest checkpoint t at which item j is correct, its mean correctness over
 [t, T] exceeds `min_mean` (0.8) and it has at most `max_errors` (1) errors after t; items
-that never meet this get names.NEVER_MEMORISED (-1). Correctness is a 0/1 matrix of shape
+that never meet this get names.NEVER_MEMORIZED (-1). Correctness is a 0/1 matrix of shape
 (n_items, n_steps), one column per checkpoint in ascending step order.
 
 This module never evaluates a model; it only reads correctness that was computed or imported.
@@ -34,7 +34,7 @@ def _check_correct(correct: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarra
 def generalisation_steps(
     correct: np.ndarray, steps: Sequence[int], min_mean: float = 0.8, max_errors: int = 1
 ) -> np.ndarray:
-    """t# per item: a step value, or names.NEVER_MEMORISED (-1). Shape (n_items,).
+    """t# per item: a step value, or names.NEVER_MEMORIZED (-1). Shape (n_items,).
 
     >>> correct = np.array([[0, 1, 1, 1, 1, 1, 1],    # solved from 200 on
     ...                     [1, 0, 1, 1, 0, 1, 1],    # one error after 300: mean 4/5 is not > 0.8
@@ -52,7 +52,7 @@ def generalisation_steps(
         & (length - solved_after <= max_errors)
     )  # (n, n_steps)
     first = np.where(ok.any(axis=1), ok.argmax(axis=1), n_steps)
-    return np.append(steps_arr, names.NEVER_MEMORISED)[first]
+    return np.append(steps_arr, names.NEVER_MEMORIZED)[first]
 
 
 def test_group(t_hash: int) -> str:
@@ -61,7 +61,7 @@ def test_group(t_hash: int) -> str:
     >>> test_group(125000), test_group(-1)
     ('Test@125000', 'never')
     """
-    return NEVER_GROUP if t_hash == names.NEVER_MEMORISED else names.TEST_GROUP.format(step=int(t_hash))
+    return NEVER_GROUP if t_hash == names.NEVER_MEMORIZED else names.TEST_GROUP.format(step=int(t_hash))
 
 
 test_group.__test__ = False  # a label builder, not a test, despite its name

@@ -3,8 +3,8 @@
 t*_i is the earliest checkpoint t such that at every checkpoint t' >= t the sample's loss is
 at most eps and within delta of its loss at the last checkpoint T; a missing loss (NaN)
 never satisfies that. A sample is *memorised before T* when t* < T: t* == T alone means it
-settled only at the final checkpoint, which `memorised_before_last` does not count. eps is
-given, or chosen per group by `auto_eps`. Start at `memorisation_table`.
+settled only at the final checkpoint, which `memorized_before_last` does not count. eps is
+given, or chosen per group by `auto_eps`. Start at `memorization_table`.
 
 This module never computes losses and never touches pathways; it only reads loss matrices
 of shape (n_samples, n_steps), one column per checkpoint in ascending step order.
@@ -76,15 +76,15 @@ def settled(losses: np.ndarray, eps: float | np.ndarray, delta: float = 0.05) ->
         return (losses <= eps_col) & (np.abs(losses - losses[:, -1:]) <= delta)  # (n, n_steps)
 
 
-def memorisation_steps(
+def memorization_steps(
     losses: np.ndarray, steps: Sequence[int], eps: float | np.ndarray, delta: float = 0.05
 ) -> np.ndarray:
-    """t* per sample: a step value, or names.NEVER_MEMORISED (-1). Shape (n_samples,).
+    """t* per sample: a step value, or names.NEVER_MEMORIZED (-1). Shape (n_samples,).
 
     >>> losses = np.array([[3.0, 0.53, 0.5, 0.52],   # settles at 200
     ...                    [3.0, 0.5, 2.0, 0.50],    # relapses at 300, settles at 400
     ...                    [3.0, 2.0, 1.5, 1.40]])   # never below eps
-    >>> memorisation_steps(losses, [100, 200, 300, 400], eps=1.0).tolist()
+    >>> memorization_steps(losses, [100, 200, 300, 400], eps=1.0).tolist()
     [200, 400, -1]
     """
     losses, steps_arr = _check_inputs(losses, steps)
@@ -92,18 +92,18 @@ def memorisation_steps(
     suffix_all = np.logical_and.accumulate(ok[:, ::-1], axis=1)  # (n, n_steps), reversed time
     n_settled = suffix_all.sum(axis=1)  # length of the settled suffix
     first = len(steps_arr) - n_settled  # index of t*, == n_steps when none
-    padded = np.append(steps_arr, names.NEVER_MEMORISED)
+    padded = np.append(steps_arr, names.NEVER_MEMORIZED)
     return padded[first]
 
 
-def memorised_before_last(t_star: np.ndarray, steps: Sequence[int]) -> np.ndarray:
+def memorized_before_last(t_star: np.ndarray, steps: Sequence[int]) -> np.ndarray:
     """True where a sample was memorised strictly before the last checkpoint T.
 
-    >>> memorised_before_last(np.array([200, 400, -1]), [100, 200, 300, 400]).tolist()
+    >>> memorized_before_last(np.array([200, 400, -1]), [100, 200, 300, 400]).tolist()
     [True, False, False]
     """
     t_star = np.asarray(t_star)
-    return (t_star != names.NEVER_MEMORISED) & (t_star < steps[-1])
+    return (t_star != names.NEVER_MEMORIZED) & (t_star < steps[-1])
 
 
 def _min_eps_before_last(losses: np.ndarray, delta: float) -> np.ndarray:
@@ -159,7 +159,7 @@ def pretrain_group(t_star: int) -> str:
     >>> pretrain_group(5000), pretrain_group(-1)
     ('Pretrain@5000', 'never')
     """
-    return NEVER_GROUP if t_star == names.NEVER_MEMORISED else names.PRETRAIN_GROUP.format(step=int(t_star))
+    return NEVER_GROUP if t_star == names.NEVER_MEMORIZED else names.PRETRAIN_GROUP.format(step=int(t_star))
 
 
 def _group_eps(
@@ -177,7 +177,7 @@ def _group_eps(
     return float(eps)
 
 
-def memorisation_table(
+def memorization_table(
     sample_ids: Sequence,
     groups: Sequence[str],
     losses: np.ndarray,
@@ -188,7 +188,7 @@ def memorisation_table(
     """One row per sample: sample_id, group, t_star, eps, delta (eps chosen per group).
 
     >>> losses = np.array([[3.0, 0.5, 0.5], [3.0, 3.0, 3.0]])
-    >>> memorisation_table(["a", "b"], ["math", "math"], losses, [10, 20, 30], eps=1.0)
+    >>> memorization_table(["a", "b"], ["math", "math"], losses, [10, 20, 30], eps=1.0)
       sample_id group  t_star  eps  delta
     0         a  math      20  1.0   0.05
     1         b  math      -1  1.0   0.05
@@ -200,12 +200,12 @@ def memorisation_table(
             f"need one sample_id and group per loss row ({len(losses)}), "
             f"got {len(sample_ids)} and {len(group_arr)}"
         )
-    t_star = np.full(len(losses), names.NEVER_MEMORISED, dtype=np.int64)
+    t_star = np.full(len(losses), names.NEVER_MEMORIZED, dtype=np.int64)
     eps_col = np.zeros(len(losses))
     for group in pd.unique(group_arr):
         rows = group_arr == group
         eps_col[rows] = _group_eps(eps, group, losses[rows], steps_arr, delta)
-        t_star[rows] = memorisation_steps(losses[rows], steps_arr, eps_col[rows][0], delta)
+        t_star[rows] = memorization_steps(losses[rows], steps_arr, eps_col[rows][0], delta)
     return pd.DataFrame({
         names.SAMPLE_ID: list(sample_ids), names.GROUP: group_arr,
         T_STAR: t_star, EPS: eps_col, DELTA: float(delta),

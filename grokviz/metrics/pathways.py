@@ -196,10 +196,10 @@ def layer_strings(
     return out
 
 
-def n_experts(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None) -> np.ndarray:
+def n_kept(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None) -> np.ndarray:
     """Total number of kept experts over all layers, per sample: shape (n_samples,).
 
-    >>> n_experts(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]]), tau=0.7).tolist()
+    >>> n_kept(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]]), tau=0.7).tolist()
     [4]
     """
     parts = [counts.sum(axis=1) for _, counts in _rank_blocks(_check_dist(dist), tau, top_k)]

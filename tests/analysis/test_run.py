@@ -8,8 +8,8 @@ from grokviz import names
 from grokviz.analysis.run import analyze
 from grokviz.config import AnalyzeConfig
 from grokviz.errors import InputError
-from grokviz.results import latest_key, read_analysis
-from grokviz.tables import Tables
+from grokviz.store.analyses import latest_key, read_analysis
+from grokviz.store.tables import Tables
 
 
 def test_every_contract_table_exports_with_its_columns(analyzed_store):
@@ -54,7 +54,7 @@ def test_same_settings_reuse_the_cache_and_new_settings_do_not(analyzed_store):
     other = analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000, top_k=1, tau=None, pairing=False,
                                   projection=False), analyzed_store, progress=False)
     assert not other.cached and other.key != key
-    assert read_analysis(analyzed_store, "tiny", "pathways")["n_experts"].eq(3).all()
+    assert read_analysis(analyzed_store, "tiny", "pathways")["n_kept"].eq(3).all()
     analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000), analyzed_store, progress=False)
     assert latest_key(analyzed_store, "tiny") == key
 

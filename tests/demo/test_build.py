@@ -1,4 +1,7 @@
-"""`grokviz demo --quick` end to end: real training, real checkpoints, real extraction and analysis."""
+"""`grokviz demo --quick` end to end: real training, real checkpoints, real extraction and analysis.
+
+The build itself is the session fixture `demo_store` (tests/conftest.py); the dashboard's pages on
+it are tested in tests/dashboard/test_app.py."""
 
 from __future__ import annotations
 
@@ -6,22 +9,13 @@ import dataclasses
 
 import pytest
 
-from grokviz.cli import main
 from grokviz.demo.build import run_findings
 from grokviz.demo.findings import COLUMNS
 from grokviz.demo.train import DemoConfig, train
-from grokviz.results import read_analysis
-from grokviz.store import Store
-from grokviz.tables import Tables
+from grokviz.store.analyses import read_analysis
+from grokviz.store.tables import Tables
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "data"
-    assert main(["demo", "--store", str(root), "--quick", "--quiet"]) == 0
-    return Store(root, create=False)
 
 
 def test_quick_demo_builds_a_complete_run(demo_store):
@@ -45,10 +39,10 @@ def test_the_demo_reports_its_findings_per_task(demo_store):
     table = run_findings(demo_store, "demo")
     assert list(table.columns) == COLUMNS
     assert sorted(table["task"]) == sorted(task.name for task in DemoConfig().tasks)
-    assert table["memorised_at"].notna().all()  # even the quick run memorises every task
+    assert table["memorized_at"].notna().all()  # even the quick run memorises every task
     assert table["distance_pearson"].between(-1, 1).all() and table["training_loss_pearson"].between(-1, 1).all()
     written = (demo_store.root / "models" / "demo" / "findings.md").read_text()
-    assert written.startswith("| task | memorised_at") and all(name in written for name in table["task"])
+    assert written.startswith("| task | memorized_at") and all(name in written for name in table["task"])
 
 
 def test_training_is_deterministic_for_a_seed():
@@ -64,21 +58,3 @@ def test_the_router_aux_loss_enters_training():
     plain, balanced = train(config), train(dataclasses.replace(config, router_aux_loss=0.5))
     assert plain.losses[0] != balanced.losses[0]  # the first loss already includes the aux term
     assert all(b > 0 for b in balanced.losses)
-
-
-@pytest.mark.parametrize("page", ["overview", "memorization", "pathways", "map", "grokking", "inspector", "health"])
-def test_every_dashboard_page_shows_the_demo_run(demo_store, monkeypatch, page):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("GROKVIZ_STORE", str(demo_store.root))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
-    at.run()
-    if page != "overview":
-        at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, [e.message for e in at.exception]
-    assert at.get("plotly_chart") or page == "overview"
-    if page == "grokking":  # two MoE layers: the degenerate consistency is replaced, and the page says why
-        assert any("Consistency is not drawn" in caption.value for caption in at.caption)
-        assert "consistency" not in at.radio(key="w.metric").options

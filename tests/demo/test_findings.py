@@ -25,9 +25,9 @@ def test_milestones_follow_the_curves():
     acc = accuracy_table(train={"a": [0, 0.5, 1, 1, 1, 1, 1, 1], "b": [0, 0.5, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95]},
                          test={"a": [0, 0.1, 0.2, 0.3, 0.5, 0.8, 0.95, 1], "b": [0, 0, 0, 0, 0, 0, 0, 0.05]})
     table = milestones(acc).set_index("task")
-    assert table.loc["a", "memorised_at"] == 20 and table.loc["a", "generalised_at"] == 60
+    assert table.loc["a", "memorized_at"] == 20 and table.loc["a", "generalised_at"] == 60
     assert table.loc["a", "checkpoints_between"] == 4  # 20, 30, 40, 50
-    assert pd.isna(table.loc["b", "memorised_at"]) and pd.isna(table.loc["b", "generalised_at"])
+    assert pd.isna(table.loc["b", "memorized_at"]) and pd.isna(table.loc["b", "generalised_at"])
     assert table.loc["b", "final_heldout"] == 0.05
 
 
@@ -48,5 +48,5 @@ def test_findings_take_each_task_own_correlations_and_strongest_pair():
     assert row["distance_pearson"] == -0.8 and row["consistency_spearman"] == 0.3 and row["training_loss_vs_step"] == 0.5
     assert row["mean_cosine_pearson"] == 0.3
     text = to_markdown(table)
-    assert text.splitlines()[0].startswith("| task | memorised_at | generalised_at")
+    assert text.splitlines()[0].startswith("| task | memorized_at | generalised_at")
     assert "| a | 0 | 60 | 6 | 1.00 | 15.00 |" in text

@@ -21,7 +21,7 @@ def test_pair_curves_phase_and_markers():
     assert fig.layout.shapes[0].type == "rect"
 
 
-def test_trend_fitted_only_after_memorisation():
+def test_trend_fitted_only_after_memorization():
     fig = grokking.metric_trends(metrics(), ["distance", "consistency"], t_mem=2)
     fits = [t for t in fig.data if t.line.dash == "dash"]
     assert len(fits) == 2 and list(fits[0].x) == [2.0, 4.0]

@@ -22,7 +22,7 @@ def test_loss_bands_individual_samples_on_demand():
 
 def test_histogram_counts_only_before_last_checkpoint():
     t_star = pd.DataFrame({"sample_id": list("abcde"), "group": ["g"] * 5, "t_star": [1, 1, 2, 3, -1]})
-    fig = memorization.memorisation_histogram(t_star, [1, 2, 3])
+    fig = memorization.memorization_histogram(t_star, [1, 2, 3])
     assert list(fig.data[0].x) == [1, 2] and list(fig.data[0].y) == [2, 1]
     assert "2 of 5" in fig.layout.annotations[0].text
 
@@ -30,10 +30,10 @@ def test_histogram_counts_only_before_last_checkpoint():
 def test_histogram_accuracy_on_secondary_axis():
     t_star = pd.DataFrame({"sample_id": ["a"], "group": ["g"], "t_star": [1]})
     acc = pd.DataFrame({"step": [1, 2], "group": ["g", "g"], "accuracy": [0.2, 0.8]})
-    fig = memorization.memorisation_histogram(t_star, [1, 2], acc)
+    fig = memorization.memorization_histogram(t_star, [1, 2], acc)
     assert fig.data[1].yaxis == "y2" and fig.layout.yaxis2.range == (0, 1.02)
 
 
 def test_empty_inputs_give_messages():
     assert memorization.loss_bands(losses().iloc[:0]).layout.annotations
-    assert memorization.memorisation_histogram(pd.DataFrame(columns=["sample_id", "group", "t_star"]), [1]).layout.annotations
+    assert memorization.memorization_histogram(pd.DataFrame(columns=["sample_id", "group", "t_star"]), [1]).layout.annotations

@@ -10,7 +10,7 @@ def test_timeline_uses_tokens_when_known():
     assert overview.checkpoint_timeline(cp).layout.yaxis.title.text == "tokens seen"
 
 
-def test_findings_need_memorisation():
+def test_findings_need_memorization():
     assert overview.findings_text(None, None, 3) is None
 
 

@@ -50,24 +50,24 @@ def random_losses(n, n_steps, seed, nan_share=0.05) -> np.ndarray:
 def test_steps_match_reference(eps, delta):
     losses = random_losses(150, len(STEPS), seed=1)
     expected = [slow_t_star(row, STEPS, eps, delta) for row in losses]
-    assert mem.memorisation_steps(losses, STEPS, eps, delta).tolist() == expected
+    assert mem.memorization_steps(losses, STEPS, eps, delta).tolist() == expected
 
 
 def test_per_sample_eps_matches_reference():
     losses = random_losses(40, len(STEPS), seed=2)
     eps = np.random.default_rng(3).uniform(0.3, 3.0, size=40)
     expected = [slow_t_star(row, STEPS, e, 0.05) for row, e in zip(losses, eps)]
-    assert mem.memorisation_steps(losses, STEPS, eps).tolist() == expected
+    assert mem.memorization_steps(losses, STEPS, eps).tolist() == expected
 
 
-def test_missing_final_loss_never_memorises():
+def test_missing_final_loss_never_memorizes():
     losses = np.array([[3.0, 0.1, 0.1, 0.1, 0.1, np.nan]])
-    assert mem.memorisation_steps(losses, STEPS, eps=1.0).tolist() == [names.NEVER_MEMORISED]
+    assert mem.memorization_steps(losses, STEPS, eps=1.0).tolist() == [names.NEVER_MEMORIZED]
 
 
-def test_memorised_before_last_excludes_the_final_checkpoint():
+def test_memorized_before_last_excludes_the_final_checkpoint():
     t_star = np.array([5, 615, -1])
-    assert mem.memorised_before_last(t_star, STEPS).tolist() == [True, False, False]
+    assert mem.memorized_before_last(t_star, STEPS).tolist() == [True, False, False]
 
 
 @FAST
@@ -77,22 +77,22 @@ def test_memorised_before_last_excludes_the_final_checkpoint():
 )
 def test_step_is_invariant_to_losses_before_it(losses, noise):
     """Losses more than one checkpoint before t* never matter (the one just before fails)."""
-    t_star = mem.memorisation_steps(losses, STEPS, eps=1.5)
+    t_star = mem.memorization_steps(losses, STEPS, eps=1.5)
     changed = losses.copy()
     for i, t in enumerate(t_star):
         index = STEPS.index(t) if t != -1 else len(STEPS)
         changed[i, : max(index - 1, 0)] = noise[i, : max(index - 1, 0)]
-    assert mem.memorisation_steps(changed, STEPS, eps=1.5).tolist() == t_star.tolist()
+    assert mem.memorization_steps(changed, STEPS, eps=1.5).tolist() == t_star.tolist()
 
 
 @FAST
 @given(hnp.arrays(np.float64, (6, 6), elements=st.floats(0, 4)), st.floats(0.1, 2), st.floats(0, 2))
-def test_larger_eps_never_delays_memorisation(losses, eps, extra):
+def test_larger_eps_never_delays_memorization(losses, eps, extra):
     def as_order(t):  # never memorised sorts last
         return np.where(t == -1, np.inf, t)
 
-    early = mem.memorisation_steps(losses, STEPS, eps=eps + extra)
-    late = mem.memorisation_steps(losses, STEPS, eps=eps)
+    early = mem.memorization_steps(losses, STEPS, eps=eps + extra)
+    late = mem.memorization_steps(losses, STEPS, eps=eps)
     assert np.all(as_order(early) <= as_order(late))
 
 
@@ -119,17 +119,17 @@ def test_auto_eps_fallbacks():
 
 def test_table_columns_follow_the_export_contract():
     losses = random_losses(10, len(STEPS), seed=4)
-    table = mem.memorisation_table([f"s{i}" for i in range(10)], ["a"] * 5 + ["b"] * 5, losses, STEPS, eps=1.0)
+    table = mem.memorization_table([f"s{i}" for i in range(10)], ["a"] * 5 + ["b"] * 5, losses, STEPS, eps=1.0)
     assert tuple(table.columns) == names.EXPORT_COLUMNS["memorization"][1:]
-    assert table[mem.T_STAR].tolist() == mem.memorisation_steps(losses, STEPS, 1.0).tolist()
+    assert table[mem.T_STAR].tolist() == mem.memorization_steps(losses, STEPS, 1.0).tolist()
 
 
 def test_table_eps_per_group_and_auto():
     losses = random_losses(40, len(STEPS), seed=5)
     groups = ["math"] * 20 + ["code"] * 20
-    table = mem.memorisation_table(range(40), groups, losses, STEPS, eps={"math": 0.5, "code": 2.0})
+    table = mem.memorization_table(range(40), groups, losses, STEPS, eps={"math": 0.5, "code": 2.0})
     assert table.groupby(names.GROUP)[mem.EPS].first().to_dict() == {"code": 2.0, "math": 0.5}
-    auto = mem.memorisation_table(range(40), groups, losses, STEPS, eps="auto")
+    auto = mem.memorization_table(range(40), groups, losses, STEPS, eps="auto")
     assert auto.loc[auto[names.GROUP] == "code", mem.EPS].iloc[0] == mem.auto_eps(losses[20:], STEPS)
     assert auto.loc[auto[names.GROUP] == "math", mem.EPS].iloc[0] == mem.auto_eps(losses[:20], STEPS)
 
@@ -141,16 +141,16 @@ def test_pretrain_group_labels():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: mem.memorisation_steps(np.ones((2, 3)), [1, 2], 1.0), "one step per"),
-        (lambda: mem.memorisation_steps(np.ones((2, 3)), [1, 3, 2], 1.0), "ascending"),
-        (lambda: mem.memorisation_steps(np.ones(3), [1, 2, 3], 1.0), "shape"),
-        (lambda: mem.memorisation_steps(np.ones((2, 3)), [1, 2, 3], np.ones(3)), "per sample"),
-        (lambda: mem.memorisation_steps(np.ones((2, 3)), [1, 2, 3], 1.0, delta=-1), "delta"),
+        (lambda: mem.memorization_steps(np.ones((2, 3)), [1, 2], 1.0), "one step per"),
+        (lambda: mem.memorization_steps(np.ones((2, 3)), [1, 3, 2], 1.0), "ascending"),
+        (lambda: mem.memorization_steps(np.ones(3), [1, 2, 3], 1.0), "shape"),
+        (lambda: mem.memorization_steps(np.ones((2, 3)), [1, 2, 3], np.ones(3)), "per sample"),
+        (lambda: mem.memorization_steps(np.ones((2, 3)), [1, 2, 3], 1.0, delta=-1), "delta"),
         (lambda: mem.auto_eps(np.ones((2, 1)), [1]), "at least 2"),
         (lambda: mem.auto_eps(np.ones((2, 3)), [1, 2, 3], low=0.5, high=0.2), "low"),
-        (lambda: mem.memorisation_table(["a"], ["g"], np.ones((1, 3)), [1, 2, 3], eps={"h": 1.0}), "group 'g'"),
-        (lambda: mem.memorisation_table(["a"], ["g"], np.ones((1, 3)), [1, 2, 3], eps="best"), "auto"),
-        (lambda: mem.memorisation_table(["a", "b"], ["g"], np.ones((2, 3)), [1, 2, 3], eps=1.0), "one sample_id"),
+        (lambda: mem.memorization_table(["a"], ["g"], np.ones((1, 3)), [1, 2, 3], eps={"h": 1.0}), "group 'g'"),
+        (lambda: mem.memorization_table(["a"], ["g"], np.ones((1, 3)), [1, 2, 3], eps="best"), "auto"),
+        (lambda: mem.memorization_table(["a", "b"], ["g"], np.ones((2, 3)), [1, 2, 3], eps=1.0), "one sample_id"),
     ],
     ids=["steps-length", "steps-order", "1d-losses", "eps-length", "negative-delta", "one-checkpoint",
          "empty-band", "eps-missing-group", "eps-unknown-word", "ids-length"],
@@ -161,6 +161,6 @@ def test_bad_input_raises(call, message):
 
 
 def test_empty_table_has_the_columns():
-    table = mem.memorisation_table([], [], np.zeros((0, 3)), [1, 2, 3], eps=1.0)
+    table = mem.memorization_table([], [], np.zeros((0, 3)), [1, 2, 3], eps=1.0)
     assert isinstance(table, pd.DataFrame) and len(table) == 0
     assert tuple(table.columns) == names.EXPORT_COLUMNS["memorization"][1:]

@@ -35,7 +35,7 @@ def test_method_example_three_layers():
     dist = np.array([[[0.05, 0.30, 0.10, 0.55], [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.9, 0.1]]])
     assert pathways.pathway_strings(dist, tau=0.7) == ["3,1-0,1,2-2"]
     assert pathways.layer_experts(dist, tau=0.7) == [[(3, 1), (0, 1, 2), (2,)]]
-    assert pathways.n_experts(dist, tau=0.7).tolist() == [6]
+    assert pathways.n_kept(dist, tau=0.7).tolist() == [6]
 
 
 def test_crossing_expert_is_kept_and_equality_does_not_cross():
@@ -70,7 +70,7 @@ def test_layer_strings_join_to_pathways_and_counts_agree(dist_factory):
     assert table.shape == (40, 4) and table.dtype == object
     assert ["-".join(row) for row in table] == pathways.pathway_strings(dist, tau=0.7)
     counts = [sum(len(s.split(",")) for s in row) for row in table]
-    assert pathways.n_experts(dist, tau=0.7).tolist() == counts
+    assert pathways.n_kept(dist, tau=0.7).tolist() == counts
 
 
 def test_layer_experts_match_reference(dist_factory):
@@ -102,7 +102,7 @@ def test_empty_input_gives_empty_outputs():
     dist = np.zeros((0, 3, 4))
     assert pathways.pathway_strings(dist) == []
     assert pathways.layer_strings(dist).shape == (0, 3)
-    assert pathways.n_experts(dist).shape == (0,)
+    assert pathways.n_kept(dist).shape == (0,)
 
 
 def test_topk_pathway_strings_keep_given_order():

@@ -1,0 +1,254 @@
+"""`Run`: everything grokviz knows about one run, as DataFrames and figures, without Streamlit.
+
+The one place that turns store queries (`grokviz.store.queries`), cached analysis tables
+(`grokviz.store.analyses`) and the pure frame builders (`grokviz.figures.frames`) into what a
+reader wants: checkpoints, losses, accuracy, memorisation steps, pairs with their series, flow
+links for a Sankey, one sample's routing. The dashboard caches these methods
+(`grokviz.dashboard.cache`), the meeting report and the Python API call them directly.
+A `Run` reads one snapshot of the store (the files complete when it was opened); open a new
+one to see what was written since. Not thread-safe: one call at a time per `Run`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from grokviz import names
+from grokviz.api.figures import KINDS, figure
+from grokviz.figures import frames, sankey
+from grokviz.metrics import pathways as pathway_metrics
+from grokviz.store import analyses, queries
+from grokviz.store.layout import Store
+from grokviz.store.tables import Tables, read_step
+
+DEFAULT_TAU = 0.7  # METHOD 2, for pathways computed here when the run has no analysis yet
+
+
+class Run:
+    """One run of a store, read through a snapshot of its complete files."""
+
+    figure_kinds = KINDS  # what `figure` can draw
+
+    def __init__(self, store: Store, name: str) -> None:
+        store.run_info(name)  # a clear error when the run does not exist
+        self.store, self.name = store, name
+        self.tables = Tables(store, name)
+        self._steps: OrderedDict[tuple, Any] = OrderedDict()  # a few per-checkpoint arrays, newest last
+
+    def close(self) -> None:
+        self.tables.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.store.root)!r}, {self.name!r})"
+
+    # --- the run ---------------------------------------------------------------------------
+    def model(self) -> dict[str, Any]:
+        """The model shape: model_type, n_layers, n_experts, top_k, decoder_layers, ..."""
+        return dict(self.store.run_info(self.name).get("model", {}))
+
+    def provenance(self) -> list[dict[str, Any]]:
+        """The settings of every call that wrote to this run (extract, evaluate, demo, ...)."""
+        return list(self.store.run_info(self.name).get("calls", []))
+
+    def steps(self) -> list[int]:
+        """Checkpoint steps with per-sample results, ascending."""
+        return queries.steps(self.tables)
+
+    def checkpoints(self) -> pd.DataFrame:
+        """step, tokens, revision, shards (complete / expected), complete."""
+        shards = self.store.complete_shards(self.name)
+        expected = max([count for _, (_, count) in shards], default=1)
+        done = pd.Series([s for s, _ in shards], dtype="int64").value_counts()
+        frame = queries.checkpoint_rows(self.tables)
+        frame["shards"] = [f"{int(done.get(s, 0))}/{expected}" for s in frame[names.STEP]]
+        frame["complete"] = [int(done.get(s, 0)) >= expected for s in frame[names.STEP]]
+        return frame
+
+    def groups(self) -> pd.DataFrame:
+        """group, split, n (samples)."""
+        return queries.group_counts(self.tables)
+
+    def samples(self) -> pd.DataFrame:
+        """sample_id, group, split, n_tokens, has_tokens (per-token routing stored), by id."""
+        return queries.sample_index(self.tables)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table of the export contract (`grokviz.names.EXPORT_COLUMNS`), sorted."""
+        return self.tables.table(name)
+
+    def analysis(self, name: str) -> pd.DataFrame | None:
+        """One table of the latest analysis, or None when the run has none yet."""
+        if analyses.analysis_file(self.store, self.name, name) is None:
+            return None
+        return analyses.read_analysis(self.store, self.name, name)
+
+    def figure(self, kind: str, **options: Any) -> go.Figure:
+        """A dashboard figure by name (`Run.figure_kinds` lists them), e.g. `figure("sankey", step=300)`."""
+        return figure(self, kind, **options)
+
+    # --- losses, accuracy, memorisation -----------------------------------------------------
+    def losses(self) -> pd.DataFrame:
+        """step, sample_id, group, split, loss of every sample at every checkpoint."""
+        return queries.losses(self.tables)
+
+    def accuracy(self, split: str = names.Split.TEST.value) -> pd.DataFrame:
+        """step, group, accuracy: the analysis' accuracy series if present, else per group."""
+        series = self.analysis("accuracy_series")
+        if series is not None and not series.empty:
+            return series[series[names.SPLIT] == split][[names.STEP, names.GROUP, "accuracy"]].reset_index(drop=True)
+        return queries.group_accuracy(self.tables, split)
+
+    def memorization(self, eps: str | float = "auto", delta: float = 0.05) -> pd.DataFrame:
+        """sample_id, group, t_star, eps of the training samples, recomputed with these settings."""
+        return frames.memorization_frame(self.losses(), eps, delta)
+
+    def pair_labels(self) -> list[str]:
+        """"domain: Pretrain@p -> Test@q" of every pair of the latest analysis."""
+        return frames.pair_labels(self.analysis("pairs"))
+
+    def pair_series(self, label: str) -> dict[str, Any] | None:
+        """Loss, accuracy, steps and metrics of one Pretrain@p -> Test@q pair (None if unknown)."""
+        pairs = self.analysis("pairs")
+        if pairs is None:
+            return None
+        rows = [r for r, name in zip(pairs.itertuples(index=False), frames.pair_labels(pairs)) if name == label]
+        if not rows:
+            return None
+        pair = rows[0]
+        accuracy = self._test_accuracy(str(pair.domain), str(pair.test_group))
+        return frames.pair_series(pair, self.losses(), self.analysis("memorization"), accuracy,
+                                  self.analysis("group_metrics"))
+
+    def _test_accuracy(self, domain: str, test_group: str) -> pd.DataFrame:
+        """step, accuracy of a Test@q group: stored series, else its items' correctness, else the domain's."""
+        series = self.accuracy()
+        for name in (test_group, f"{domain}/{test_group}"):
+            if (series[names.GROUP].astype(str) == name).any():
+                return series[series[names.GROUP].astype(str) == name][[names.STEP, "accuracy"]]
+        items = self.analysis("generalization")
+        t_gen = frames.label_step(test_group)
+        if items is not None and t_gen is not None:
+            chosen = items.loc[(items["t_hash"] == t_gen) & (items[names.GROUP].astype(str) == domain), names.ITEM_ID]
+            by_item = queries.items_accuracy(self.tables, domain, tuple(chosen))
+            if len(by_item):
+                return by_item
+        return series[series[names.GROUP].astype(str) == domain][[names.STEP, "accuracy"]]
+
+    # --- pathways and flows -------------------------------------------------------------------
+    def token_links(self, step: int, ids: tuple[str, ...] | None = None, all_ranks: bool = False,
+                    layers: tuple[int, int] | None = None) -> pd.DataFrame:
+        """Sankey links of per-token flows (top-1, or all top-k weighted) at one checkpoint."""
+        return queries.token_links(self.tables, step, ids, all_ranks, layers or self._all_layers())
+
+    def distributions(self, step: int) -> tuple[pd.Series, np.ndarray]:
+        """sample_id -> row, and the token-averaged router distributions (n, L, E) at a step."""
+        def read() -> tuple[pd.Series, np.ndarray]:
+            frame, dist = read_step(self.store, self.name, step)
+            return pd.Series(np.arange(len(frame)), index=frame[names.SAMPLE_ID]), dist
+
+        return self._memo(("dist", step), read)
+
+    def sample_links(self, step: int, ids: tuple[str, ...] | None = None, tau: float | None = None,
+                     layers: tuple[int, int] | None = None) -> pd.DataFrame:
+        """Sankey links of per-sample flows: argmax expert (tau None) or tau-kept experts, weighted."""
+        index, dist = self.distributions(step)
+        layers = layers or self._all_layers()
+        if ids is not None:
+            rows = index.reindex(list(ids)).dropna().astype(int).to_numpy()
+            if len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
+                return sankey.sample_links(frames.flow_weights(dist[rows], tau), layers)
+        weights = self._memo(("weights", step, tau), lambda: frames.flow_weights(dist, tau).astype(np.float32))
+        return sankey.sample_links(weights if ids is None else weights[rows], layers)
+
+    def pathways_at(self, step: int) -> pd.DataFrame:
+        """sample_id, group, pathway at a step: the analysis table, else computed here (tau 0.7)."""
+        stored = self.analysis("pathways")
+        if stored is not None and not stored.empty:
+            return stored.loc[stored[names.STEP] == step, [names.SAMPLE_ID, names.GROUP, "pathway"]].reset_index(
+                drop=True)
+        index, dist = self.distributions(step)
+        frame = pd.DataFrame({names.SAMPLE_ID: index.index,
+                              "pathway": pathway_metrics.pathway_strings(dist, tau=DEFAULT_TAU)})
+        return frame.merge(self.samples()[[names.SAMPLE_ID, names.GROUP]], on=names.SAMPLE_ID, how="left")
+
+    # --- one sample ----------------------------------------------------------------------------
+    def search_samples(self, text: str, limit: int = 200) -> pd.DataFrame:
+        """sample_id, group, text of samples whose id or text contains `text` (any case)."""
+        return queries.search_samples(self.tables, text, limit)
+
+    def sample_record(self, sample_id: str) -> dict[str, Any]:
+        """The sample's row of `samples` (empty when unknown)."""
+        return queries.sample_record(self.tables, sample_id)
+
+    def sample_tokens(self, sample_id: str, step: int) -> pd.DataFrame:
+        """pos, token, layer, expert, weight: the top-1 expert of every stored token and layer."""
+        return queries.sample_tokens(self.tables, sample_id, step)
+
+    def sample_routing(self, sample_id: str, step: int) -> pd.DataFrame:
+        """layer, expert, weight: the sample's token-averaged router distribution at a step."""
+        return queries.sample_routing(self.tables, sample_id, step)[[names.LAYER, names.EXPERT, names.WEIGHT]]
+
+    def sample_losses(self, sample_id: str) -> pd.DataFrame:
+        """step, loss of one sample."""
+        return queries.sample_losses(self.tables, sample_id)
+
+    def sample_pathways(self, sample_id: str) -> pd.DataFrame:
+        """step, pathway of one sample at every checkpoint (stored, else computed with tau 0.7)."""
+        stored = self.analysis("pathways")
+        if stored is not None and not stored.empty:
+            own = stored.loc[stored[names.SAMPLE_ID] == sample_id, [names.STEP, "pathway"]]
+            return own.sort_values(names.STEP, ignore_index=True)
+        routing = queries.sample_routing(self.tables, sample_id)
+        run_steps = sorted(routing[names.STEP].unique())
+        if not run_steps:
+            return pd.DataFrame(columns=[names.STEP, "pathway"])
+        dist = routing[names.WEIGHT].to_numpy().reshape(len(run_steps), routing[names.LAYER].max() + 1, -1)  # (T, L, E)
+        return pd.DataFrame({names.STEP: run_steps, "pathway": pathway_metrics.pathway_strings(dist, tau=DEFAULT_TAU)})
+
+    def nearest(self, sample_id: str, step: int, n: int = 10) -> pd.DataFrame:
+        """The n samples whose pathway at `step` is closest (Levenshtein) to this sample's."""
+        return frames.nearest_pathways(self.pathways_at(step), sample_id, n)
+
+    # --- the map ---------------------------------------------------------------------------------
+    def map_points(self, color_by: str, eps: str | float = "auto", delta: float = 0.05) -> pd.DataFrame | None:
+        """step, sample_id, x, y and the colour column at every projected checkpoint (None: no map)."""
+        points = self.analysis("projection")
+        if points is None or points.empty:
+            return None
+        points = points[[names.STEP, names.SAMPLE_ID, "x", "y"]]
+        if color_by == names.GROUP:
+            extra = self.samples()[[names.SAMPLE_ID, names.GROUP]]
+        elif color_by == "t_star":
+            stored = self.analysis("memorization")
+            extra = stored if stored is not None else self.memorization(eps, delta)
+        elif color_by == names.LOSS:
+            extra = self.losses()
+        else:
+            stored = self.analysis("pathways")
+            extra = stored if stored is not None else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, color_by])
+        return frames.color_points(points, color_by, extra)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _all_layers(self) -> tuple[int, int]:
+        return 0, max(int(self.model().get("n_layers", 1)) - 1, 0)
+
+    def _memo(self, key: tuple, compute, size: int = 4):
+        """A small per-run memo of per-checkpoint arrays (the newest `size` kept)."""
+        if key in self._steps:
+            self._steps.move_to_end(key)
+            return self._steps[key]
+        value = self._steps[key] = compute()
+        while len(self._steps) > size:
+            self._steps.popitem(last=False)
+        return value

@@ -1,0 +1,82 @@
+"""Pathways page: Sankey of layer-to-layer expert flow at two checkpoints side by side.
+
+Thin: widgets bound to the view (source, group, sample, flow, layers, topn, step, step2), link
+tables aggregated by `grokviz.dashboard.cache` (DuckDB per token, NumPy per sample), figures from
+`grokviz.figures.sankey`. Every expert keeps its colour and position in both panels.
+"""
+
+import streamlit as st
+
+from grokviz.dashboard import cache, viewstate, widgets
+from grokviz.figures import sankey
+
+
+def controls(ctx, steps: list[int], n_layers: int, n_experts: int) -> dict:
+    """Every control of the page, bound to the view."""
+    table = cache.samples(ctx)
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        source = widgets.choose("Flow of", "source", list(viewstate.SOURCES), format_func=viewstate.SOURCES.get,
+                                widget=st.radio, horizontal=True)
+        group = widgets.choose("Group", "group", [viewstate.ALL_GROUPS, *sorted(table["group"].astype(str).unique())],
+                               disabled=source != "group")
+    with c2:
+        flow = widgets.choose("Count", "flow", list(viewstate.FLOWS), format_func=viewstate.FLOWS.get,
+                              default="token-top1" if table["has_tokens"].any() else "sample-argmax")
+        top_n = widgets.choose("Experts per layer (rest bucketed as 'other')", "topn", list(range(1, n_experts + 1)),
+                               default=min(8, n_experts), widget=st.select_slider)
+    with c3:
+        layers = widgets.layer_range("Layers", "layers", n_layers)
+        left = widgets.choose("Checkpoint (left)", "step", steps, default=steps[0], widget=st.select_slider)
+        right = widgets.choose("Checkpoint (right)", "step2", steps, default=steps[-1], widget=st.select_slider)
+    sample = widgets.pick_sample(ctx) if source == "sample" else None
+    return dict(source=source, group=group, flow=flow, top_n=int(top_n), layers=layers, steps=(left, right),
+                sample=sample)
+
+
+def samples_to_draw(ctx, c: dict) -> tuple[tuple[str, ...] | None, str]:
+    """The sample ids to draw (None = all) and how to describe them; may switch to per-sample flow."""
+    if c["source"] == "selection" and not widgets.selection(ctx):
+        st.info("Nothing is selected on the pathway map yet (box or lasso there). Showing all samples instead.")
+        c["source"], c["group"] = "group", viewstate.ALL_GROUPS
+    asked = cache.flow_samples(ctx, c["source"], c["group"], c["sample"], widgets.selection(ctx))
+    if not c["flow"].startswith("token"):
+        return asked, "all" if asked is None else str(len(asked))
+    table = cache.samples(ctx)
+    with_tokens = set(table.loc[table["has_tokens"], "sample_id"])
+    ids = asked if asked is None else tuple(i for i in asked if i in with_tokens)
+    if not with_tokens or ids == ():
+        st.info("None of these samples has per-token routing stored (extraction keeps it for a subset: "
+                "`--token-routes`). Showing per-sample flows (argmax expert) instead.")
+        c["flow"] = "sample-argmax"
+        return asked, "all" if asked is None else str(len(asked))
+    if ids is None or len(ids) == len(asked):
+        return ids, "all" if ids is None else str(len(ids))
+    return ids, f"{len(ids)} of {len(asked)} (those with per-token routing)"
+
+
+def main() -> None:
+    ctx = widgets.current()
+    steps, shape = cache.steps(ctx), cache.model(ctx)
+    n_layers, n_experts = int(shape.get("n_layers", 0)), int(shape.get("n_experts", 0))
+    st.header(f"Pathways · {ctx.run}")
+    if not steps or n_layers < 2:
+        st.info("Nothing to draw yet: the run needs a complete checkpoint and a model with two or more MoE layers.")
+        return
+    c = controls(ctx, steps, n_layers, n_experts)
+    ids, described = samples_to_draw(ctx, c)
+    per_token, (lo, hi) = c["flow"].startswith("token"), c["layers"]
+    unit = "tokens" if per_token else "samples"
+    st.caption(f"{described} samples · {viewstate.FLOWS[c['flow']]} · layers {lo}-{hi} · node height = {unit}")
+    for column, step, key in zip(st.columns(2), c["steps"], ("sankey_left", "sankey_right")):
+        if per_token:
+            links = cache.token_links(ctx, step, ids, c["flow"] == "token-topk", c["layers"])
+        else:
+            links = cache.sample_links(ctx, step, ids, 0.7 if c["flow"] == "sample-tau" else None, c["layers"])
+        fig = sankey.pathway_sankey(links, n_experts, c["layers"], c["top_n"], title=f"step {step:,}", unit=unit,
+                                    height=420 + 8 * c["top_n"])
+        with column:
+            widgets.show(fig, f"{ctx.run}-sankey-step{step}", key=key)
+
+
+main()

@@ -1,0 +1,99 @@
+"""Capture routing with forward hooks and reduce one batch to per-sample results.
+
+`RouterHooks` records each router's logits and the model's own top-k choice during one forward
+pass. `reduce_batch` turns a batch's model output and captured routing into what the store
+keeps: per sample the mean token loss over predicted tokens and, per layer, the token-averaged
+FULL softmax distribution (METHOD.md 2, step 2); per token (for selected samples) the model's
+top-k experts with their router probabilities. Padding never counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+
+class RouterHooks:
+    """Context manager: forward hooks on routers that keep the last pass's logits and top-k."""
+
+    def __init__(self, routers: list[torch.nn.Module]) -> None:
+        self.routers = routers
+        self.logits: list[torch.Tensor | None] = [None] * len(routers)
+        self.indices: list[torch.Tensor | None] = [None] * len(routers)
+        self._handles: list = []
+
+    def _hook(self, layer: int):
+        def record(_module, _inputs, output) -> None:
+            self.logits[layer] = output[0].detach()  # shape: (batch * pos, experts)
+            self.indices[layer] = output[2].detach()  # shape: (batch * pos, top_k)
+        return record
+
+    def __enter__(self) -> RouterHooks:
+        self._handles = [r.register_forward_hook(self._hook(i)) for i, r in enumerate(self.routers)]
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """Per-sample results of one batch, as CPU tensors."""
+
+    loss: torch.Tensor  # shape: (batch,)  mean loss over predicted tokens (NaN if none)
+    n_loss_tokens: torch.Tensor  # shape: (batch,)
+    dist: torch.Tensor  # shape: (batch, layers, experts)  token-averaged full softmax
+    token_rows: list[int]  # batch rows whose per-token routes follow
+    top_index: torch.Tensor  # shape: (len(token_rows), pos, layers, top_k)
+    top_weight: torch.Tensor  # shape: (len(token_rows), pos, layers, top_k)  router probabilities
+
+
+def sample_losses(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor,
+                  chunk_elements: int = 2**26) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean next-token loss per sample over positions where `loss_mask` is set (the target).
+
+    `loss_mask[b, j]` says whether token j of sample b is a predicted target (never the first
+    token, never padding). Float32 cross-entropy in chunks of rows of about `chunk_elements`
+    logits, so memory stays bounded at large vocabularies; no host synchronisation.
+    """
+    batch, pos, vocab = logits.shape
+    rows = max(1, chunk_elements // max(1, pos * vocab))
+    token_loss = torch.cat([
+        F.cross_entropy(logits[i: i + rows, :-1].float().reshape(-1, vocab),
+                        input_ids[i: i + rows, 1:].reshape(-1), reduction="none")
+        .view(-1, pos - 1) for i in range(0, batch, rows)])  # shape: (batch, pos - 1)
+    mask = loss_mask[:, 1:].float()
+    count = mask.sum(dim=1)
+    mean = (token_loss * mask).sum(dim=1) / count.clamp(min=1)
+    return torch.where(count > 0, mean, torch.full_like(mean, float("nan"))), count
+
+
+def reduce_batch(logits: torch.Tensor, hooks: RouterHooks, input_ids: torch.Tensor,
+                 route_mask: torch.Tensor, loss_mask: torch.Tensor,
+                 token_rows: list[int] | None = None) -> BatchResult:
+    """Reduce one forward pass to per-sample loss and distributions, and per-token top-k for
+    `token_rows` (all rows when None)."""
+    batch, pos = input_ids.shape
+    token_rows = list(range(batch)) if token_rows is None else list(token_rows)
+    rows = torch.tensor(token_rows, dtype=torch.long, device=input_ids.device)
+    loss, n_loss = sample_losses(logits, input_ids, loss_mask)
+    weights = route_mask.float().unsqueeze(-1)  # shape: (batch, pos, 1)
+    denom = weights.sum(dim=1).clamp(min=1)  # shape: (batch, 1)
+    dists, top_index, top_weight = [], [], []
+    for layer_logits, layer_index in zip(hooks.logits, hooks.indices):
+        probs = torch.softmax(layer_logits.float(), dim=-1).view(batch, pos, -1)  # (batch, pos, E)
+        dists.append((probs * weights).sum(dim=1) / denom)  # shape: (batch, E)
+        index = layer_index.view(batch, pos, -1)[rows]  # shape: (kept, pos, top_k)
+        top_index.append(index)
+        top_weight.append(probs[rows].gather(-1, index))
+    return BatchResult(
+        loss=loss.cpu(), n_loss_tokens=n_loss.cpu(),
+        dist=torch.stack(dists, dim=1).cpu(),  # shape: (batch, layers, E)
+        token_rows=token_rows,
+        top_index=torch.stack(top_index, dim=2).cpu(),  # shape: (kept, pos, layers, top_k)
+        top_weight=torch.stack(top_weight, dim=2).cpu(),
+    )

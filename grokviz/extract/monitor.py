@@ -1,0 +1,134 @@
+"""A live pathway monitor for any training loop: metrics appended to the store as training runs.
+
+Every N steps (or at every save) the monitor runs a fixed probe set of training samples through
+the model with router hooks and appends, per group, the pathway distance, consistency, mean
+cosine and loss to the run's `monitor` table, which the dashboard shows while training goes on.
+Use `PathwayMonitor.log(step, model)` from a hand-written loop, or `MonitorCallback` inside a
+`transformers.Trainer`. Scalars also go to TensorBoard or Weights & Biases when installed and
+asked for. Torch layer: imports the capture code, never Streamlit.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from grokviz import names
+from grokviz.config import check_run_name
+from grokviz.extract.adapters import adapter_for, router_weights
+from grokviz.extract.capture import RouterHooks, reduce_batch
+from grokviz.extract.encode import encode_samples, pad_batch, token_batches
+from grokviz.inputs.samples import validate_samples
+from grokviz.metrics.consistency import consistency
+from grokviz.metrics.distance import mean_pairwise_distance
+from grokviz.metrics.pathways import pathway_strings
+from grokviz.store.appended import append_table
+from grokviz.store.layout import Store
+
+MONITOR_COLUMNS = [names.RUN, names.STEP, names.GROUP, "metric", "value"]
+
+
+class PathwayMonitor:
+    """Probe a model's routing during training and append the metrics to `store` under `run`.
+
+    `probe` holds samples (sample_id, text, optional group and prompt), e.g. a few dozen
+    training samples per group; it is tokenised once.
+    """
+
+    def __init__(self, store: Store, run: str, probe: pd.DataFrame, tokenizer, *, tau: float | None = 0.7,
+                 top_k: int | None = None, distance: str = "char", max_pairs: int | None = 20_000,
+                 token_budget: int = 8192, tensorboard_dir: str | None = None, wandb_run=None) -> None:
+        self.store, self.run = store, check_run_name(run)
+        self.probe = validate_samples(probe, "<probe>")
+        self.encoded = encode_samples(self.probe, tokenizer, max_length=4096)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.tau, self.top_k, self.distance, self.max_pairs = tau, top_k, distance, max_pairs
+        self.token_budget = token_budget
+        self.writer = _tensorboard(tensorboard_dir)
+        self.wandb_run = wandb_run
+        self._registered = False
+
+    @torch.no_grad()
+    def measure(self, model: torch.nn.Module) -> tuple[list[str], torch.Tensor, pd.Series]:
+        """Pathways, distributions (n, layers, E) and losses of the probe set under `model`."""
+        routers = adapter_for(model.config.model_type).routers(model)
+        device = next(model.parameters()).device
+        order, dists, losses = [], [], []
+        was_training = model.training
+        model.eval()
+        with RouterHooks([m for _, m in routers]) as hooks:
+            for batch in token_batches(range(len(self.probe)), self.encoded.lengths, self.token_budget):
+                ids, attention, loss_mask, route = (torch.from_numpy(a).to(device) for a in
+                                                    pad_batch(self.encoded, batch, self.pad_id, False))
+                out = model(input_ids=ids, attention_mask=attention.long())
+                result = reduce_batch(out.logits, hooks, ids, route, loss_mask, token_rows=[])
+                order += batch
+                dists.append(result.dist)
+                losses.append(result.loss)
+        model.train(was_training)
+        rank = torch.tensor(order).argsort()
+        dist = torch.cat(dists)[rank].numpy()  # shape: (n_probe, layers, E)
+        return pathway_strings(dist, self.tau, self.top_k), dist, pd.Series(torch.cat(losses)[rank].numpy())
+
+    def log(self, step: int, model: torch.nn.Module) -> pd.DataFrame:
+        """Measure the probe set at `step` and append one row per (group, metric)."""
+        adapter = adapter_for(model.config.model_type)
+        if not self._registered:
+            from grokviz.extract.run import model_info
+
+            self.store.write_run_info(self.run, model_info(model, adapter),
+                                      {"monitor": {"tau": self.tau, "top_k": self.top_k,
+                                                   "distance": self.distance, "probe": len(self.probe)}})
+            self._registered = True
+        pathways, dist, losses = self.measure(model)
+        weights = router_weights(adapter.routers(model))
+        c_value, mean_cos = consistency(dist, [w.numpy() for w in weights])
+        frame = pd.DataFrame({names.GROUP: self.probe[names.GROUP], "pathway": pathways,
+                              "consistency": c_value, "mean_cosine": mean_cos, names.LOSS: losses})
+        rows = []
+        for group, part in frame.groupby(names.GROUP, sort=True):
+            estimate = mean_pairwise_distance(part["pathway"].tolist(), self.distance, self.max_pairs)
+            values = {"distance": estimate.value, "consistency": part["consistency"].mean(),
+                      "mean_cosine": part["mean_cosine"].mean(), names.LOSS: part[names.LOSS].mean(),
+                      "distinct_pathways": float(part["pathway"].nunique())}
+            rows += [{names.RUN: self.run, names.STEP: int(step), names.GROUP: group, "metric": k,
+                      "value": float(v)} for k, v in values.items()]
+        table = pd.DataFrame(rows, columns=MONITOR_COLUMNS)
+        append_table(self.store, self.run, "monitor", table, part=f"step{int(step):09d}")
+        self._scalars(step, table)
+        return table
+
+    def _scalars(self, step: int, table: pd.DataFrame) -> None:
+        scalars = {f"grokviz/{r.group}/{r.metric}": r.value for r in table.itertuples()}
+        if self.writer is not None:
+            for tag, value in scalars.items():
+                self.writer.add_scalar(tag, value, step)
+        if self.wandb_run is not None:
+            self.wandb_run.log(scalars, step=step)
+
+
+def _tensorboard(folder: str | None):
+    if folder is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: the store still gets every row
+        return None
+    return SummaryWriter(folder)
+
+
+def monitor_callback(monitor: PathwayMonitor, every_n_steps: int | None = None):
+    """A `transformers.TrainerCallback` that logs at every save and every N steps."""
+    from transformers import TrainerCallback
+
+    class MonitorCallback(TrainerCallback):
+        """Runs the pathway monitor inside a `transformers.Trainer`."""
+
+        def on_save(self, args, state, control, model=None, **kwargs):
+            monitor.log(state.global_step, model)
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if every_n_steps and state.global_step % every_n_steps == 0:
+                monitor.log(state.global_step, model)
+
+    return MonitorCallback()

@@ -1,0 +1,129 @@
+"""`grokviz.api.Run`: every read the dashboard, the report and notebooks make, without Streamlit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import grokviz
+from grokviz.api import Run
+from grokviz.errors import GrokvizError, InputError
+from grokviz.figures import frames, sankey
+from grokviz.store.tables import Tables
+
+
+@pytest.fixture(scope="module")
+def run(small_store):
+    with Run(small_store, "tiny") as opened:
+        yield opened
+
+
+def test_open_lists_runs_and_refuses_unknown_ones(small_store, tmp_path):
+    store = grokviz.open(small_store.root)
+    assert store.runs() == ["tiny"] and store.info()["runs"][0]["steps"] == [100, 200, 300]
+    with pytest.raises(GrokvizError, match="no run 'nope'"):
+        store.run("nope")
+    with pytest.raises(GrokvizError, match="no grokviz store"):
+        grokviz.open(tmp_path)
+
+
+def test_samples_flag_token_routes(run):
+    table = run.samples()
+    assert len(table) == 12 and table["has_tokens"].sum() == 6
+
+
+def test_tables_follow_the_export_contract(run):
+    from grokviz import names
+
+    for name in ("losses", "routing", "samples", "checkpoints"):
+        assert tuple(run.table(name).columns) == names.EXPORT_COLUMNS[name]
+    assert run.analysis("pathways") is None  # no analysis yet
+
+
+def test_token_links_count_every_token_once_per_layer_pair(small_store, run):
+    with Tables(small_store, "tiny") as tables:
+        n_tokens = tables.query("SELECT count(DISTINCT (sample_id, pos)) AS n FROM token_routes WHERE step = 100")["n"][0]
+    for all_ranks in (False, True):
+        links = run.token_links(100, None, all_ranks, (0, 2))
+        assert links.groupby("layer")["value"].sum().round(6).tolist() == [n_tokens, n_tokens]
+    one = run.token_links(100, ("s000",), False, (1, 2))
+    assert one["layer"].unique().tolist() == [1] and one["value"].sum() == 9
+
+
+def test_sample_links_argmax_and_tau(run):
+    ids = tuple(run.samples()["sample_id"][:5])
+    for tau in (None, 0.7):
+        links = run.sample_links(200, ids, tau, (0, 2))
+        assert np.allclose(links.groupby("layer")["value"].sum(), 5.0)
+    assert run.sample_links(200, None, None, (0, 2)).groupby("layer")["value"].sum().tolist() == [12.0, 12.0]
+
+
+def test_a_small_selection_ranks_only_its_rows_with_the_same_result(run):
+    index, dist = run.distributions(200)
+    for ids in (("s003",), ("s001", "s007")):  # under a quarter of the 12 samples: the small path
+        rows = index.reindex(list(ids)).to_numpy()
+        for tau in (None, 0.7):
+            expected = sankey.sample_links(frames.flow_weights(dist, tau)[rows], (0, 2))
+            pd.testing.assert_frame_equal(run.sample_links(200, ids, tau, (0, 2)), expected)
+
+
+def test_search_is_literal_and_case_insensitive(run):
+    assert run.search_samples("S00")["sample_id"].tolist() == [f"s00{i}" for i in range(10)]
+    assert run.search_samples("%").empty and run.search_samples("'; DROP TABLE samples; --").empty
+    assert len(run.samples()) == 12
+
+
+def test_sample_views(run):
+    assert run.sample_record("s004")["group"] == "odd" and run.sample_record("nope") == {}
+    tokens = run.sample_tokens("s000", 300)
+    assert set(tokens["layer"]) == {0, 1, 2} and tokens["pos"].nunique() == 9
+    assert run.sample_tokens("s011", 300).empty
+    assert run.sample_routing("s011", 300).groupby("layer")["weight"].sum().round(2).tolist() == [1.0] * 3
+    assert run.sample_losses("s011")["step"].tolist() == [100, 200, 300]
+
+
+def test_pathways_fall_back_to_routing_and_nearest(run):
+    history = run.sample_pathways("s001")
+    assert history["step"].tolist() == [100, 200, 300] and history["pathway"].str.count("-").eq(2).all()
+    near = run.nearest("s001", 300, n=3)
+    assert len(near) == 3 and "s001" not in set(near["sample_id"]) and near["distance"].is_monotonic_increasing
+
+
+def test_memorization_recomputed_with_settings(run):
+    strict, loose = run.memorization(0.01, 0.05), run.memorization(50.0, 10.0)
+    assert (strict["t_star"] == -1).all() and (loose["t_star"] == 100).all()
+
+
+def test_pairs_and_map_come_from_the_real_analysis(demo_store):
+    with Run(demo_store, "demo") as run:
+        pairs = run.analysis("pairs")
+        labels = run.pair_labels()
+        assert labels == [f"{r.domain}: {r.train_group} -> {r.test_group}" for r in pairs.itertuples()]
+        first = run.pair_series(labels[0])
+        members = run.analysis("memorization")
+        t_mem = frames.label_step(pairs["train_group"].iloc[0])
+        assert first["t_mem"] == t_mem and first["n_members"] == int(
+            ((members["t_star"] == t_mem) & (members["group"] == pairs["domain"].iloc[0])).sum())
+        assert run.pair_series("no such pair") is None
+        points = run.map_points("t_star")
+        never = set(members.loc[members["t_star"] == -1, "sample_id"])
+        assert points.loc[points["sample_id"].isin(never), "t_star"].isna().all()  # never memorised: no colour
+        assert run.map_points("consistency")["consistency"].notna().all()
+        assert run.accuracy()["accuracy"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("kind", sorted(Run.figure_kinds))
+def test_every_figure_kind_draws_on_the_demo(demo_store, kind):
+    with Run(demo_store, "demo") as run:
+        figure = run.figure(kind)
+    assert figure.data and "demo" in figure.layout.title.text
+
+
+def test_figure_errors_name_what_exists(run):
+    with pytest.raises(InputError, match="choose one of"):
+        run.figure("nope")
+    with pytest.raises(InputError, match="no checkpoint 7"):
+        run.figure("sankey", step=7)
+    with pytest.raises(InputError, match="grokviz analyze"):
+        run.figure("metrics")
