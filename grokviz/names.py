@@ -69,12 +69,17 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "items": (RUN, ITEM_ID, GROUP, "kind", TEXT),
     "task_accuracy": (RUN, STEP, GROUP, SPLIT, "accuracy"),
     "contamination": (RUN, ITEM_ID, GROUP, "score", "dropped", STEP, "k"),
+    "validity": (RUN, GROUP, "metric", "check", "value", "low", "high", "n"),
+    "onsets": (RUN, GROUP, "metric", "routing_onset", "accuracy_onset"),
+    "null_metrics": (RUN, STEP, GROUP, "null", "draw", "metric", "value"),
+    "monitor": (RUN, STEP, GROUP, "metric", "value"),
 }
 
 EXTRACTION_TABLES = ("losses", "routing", "token_routes", "checkpoints", "samples")
 ANALYSIS_TABLES = (
     "pathways", "group_metrics", "memorization", "generalization", "pairs", "correlations", "saturation",
     "accuracy_series", "cross_correlations", "projection", "health", "coactivation", "load",
+    "validity", "onsets", "null_metrics",
 )
 
 # Group labels derived by the analysis (METHOD.md 5 and 6).

@@ -22,7 +22,8 @@ MAX_PAIRS = 6  # pairs drawn in the report, in the analysis' order
 def report_inputs(run: Run) -> dict[str, Any]:
     """Every frame the report's sections may use (missing analysis tables are None)."""
     steps, model = run.steps(), run.model()
-    inputs: dict[str, Any] = {"losses": run.losses(), "accuracy": run.accuracy(), "steps": steps, "model": model}
+    inputs: dict[str, Any] = {"losses": run.losses(), "accuracy": run.accuracy(), "steps": steps, "model": model,
+                              "stamp": run.stamp()}
     for name in ("pairs", "group_metrics", "correlations", "saturation", "memorization"):
         inputs[name] = run.analysis(name)
     if inputs["memorization"] is None and len(steps) > 1:  # no analysis yet: t* with the default eps

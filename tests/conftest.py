@@ -29,7 +29,7 @@ def series_factory(tmp_path_factory):
     cache: dict[tuple, Path] = {}
 
     def make(family: str = "olmoe", steps=(100, 200, 300), **overrides) -> Path:
-        key = (family, tuple(steps), tuple(sorted(overrides.items())))
+        key = (family, tuple(steps), repr(sorted(overrides.items())))
         if key not in cache:
             root = tmp_path_factory.mktemp(f"series-{family}")
             save_series(root, family, steps=steps, **overrides)
@@ -78,7 +78,7 @@ def analyzed_store(tmp_path_factory, small_store):
     items = {g: f["sample_id"].tolist() for g, f in samples.groupby("group")}
     append_table(store, "tiny", "accuracy", synthetic_accuracy("tiny", items, [100, 200, 300]),
                  schema=ACCURACY_SCHEMA, part="held-out")
-    analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000), store, progress=False)
+    analyze(AnalyzeConfig(run="tiny", eps=5.0, delta=5.0, max_pairs=1000), store, progress=False)  # all settle at once
     return store
 
 

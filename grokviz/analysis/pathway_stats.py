@@ -8,13 +8,21 @@ cross-domain control `cross_distance` (group "A x B"). Pure NumPy/pandas via gro
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
 import pandas as pd
 
 from grokviz import names
-from grokviz.metrics.consistency import consistency
+from grokviz.metrics.consistency import (
+    consistency,
+    layer_cosines,
+    per_token_cosines,
+    score,
+    selected_weights,
+    topk_distribution,
+)
 from grokviz.metrics.distance import (
     DistanceEstimate,
     cross_mean_distance,
@@ -26,11 +34,59 @@ from grokviz.metrics.pathways import layer_strings, n_kept, pathway_strings
 METRIC_COLUMNS = [names.STEP, names.GROUP, "metric", "value", "stderr", "n_samples", "n_pairs"]
 
 
+@dataclasses.dataclass(frozen=True)
+class StepTokens:
+    """The model's own per-token top-k of one checkpoint, aligned with its samples' rows."""
+
+    rows: np.ndarray  # shape: (n_tokens,)  row of the token's sample in the checkpoint's frame
+    experts: np.ndarray  # shape: (n_tokens, n_layers, top_k)
+    weights: np.ndarray  # shape: (n_tokens, n_layers, top_k)  router probabilities
+
+
+def step_tokens(routes: pd.DataFrame, sample_ids: np.ndarray) -> StepTokens | None:
+    """Per-token routes of one checkpoint (long rows sample_id, pos, layer, rank, expert, weight) as
+    arrays aligned with `sample_ids`; positions outside the route span (`routed` False) left out."""
+    if routes.empty:
+        return None
+    if "routed" in routes and routes["routed"].notna().any():
+        routes = routes[routes["routed"].fillna(True).astype(bool)]
+    layers, top_k = routes[names.LAYER].nunique(), routes[names.RANK].nunique()
+    ordered = routes.sort_values([names.SAMPLE_ID, names.POS, names.LAYER, names.RANK])
+    tokens = ordered.drop_duplicates([names.SAMPLE_ID, names.POS])[names.SAMPLE_ID].to_numpy()
+    rows = pd.Index(sample_ids).get_indexer(tokens)
+    shape = (-1, layers, top_k)
+    experts = ordered[names.EXPERT].to_numpy().reshape(shape)[rows >= 0]
+    weights = ordered[names.WEIGHT].to_numpy().reshape(shape)[rows >= 0]
+    return StepTokens(rows[rows >= 0], experts, weights)
+
+
+def consistency_values(dist: np.ndarray, router: list[np.ndarray], weights: str, cosine: str,
+                       tau: float | None, top_k: int | None, tokens: StepTokens | None) -> tuple[np.ndarray, np.ndarray]:
+    """C and mean cosine per sample with the chosen weights (full, selected, token_topk) and cosine
+    (averaged, per_token); token-based values are NaN for samples without per-token routes."""
+    if weights == "full":
+        return consistency(dist, router)
+    if weights == "selected":
+        return consistency(selected_weights(dist, tau, top_k), router)
+    n, _, n_experts = dist.shape
+    if tokens is None:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    if cosine == "per_token":
+        return score(per_token_cosines(tokens.rows, tokens.experts, tokens.weights, n, router, n_experts))
+    g = topk_distribution(tokens.rows, tokens.experts, tokens.weights, n, n_experts)  # (n, L, E), NaN rows
+    return score(layer_cosines(np.nan_to_num(g), router)) if len(g) else (np.zeros(0), np.zeros(0))
+
+
 def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray],
-                  tau: float | None, top_k: int | None) -> tuple[pd.DataFrame, np.ndarray]:
+                  tau: float | None, top_k: int | None, consistency_weights: str = "full",
+                  consistency_cosine: str = "averaged",
+                  tokens: StepTokens | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Pathway table rows of one checkpoint, and the per-layer strings (n_samples, n_layers)."""
     strings = pathway_strings(dist, tau=tau, top_k=top_k)
-    c_value, mean_cos = consistency(dist, router)
+    c_value, mean_cos = consistency_values(dist, router, consistency_weights, consistency_cosine, tau, top_k, tokens)
+    if consistency_weights == "token_topk" and tokens is not None:  # no tokens: no value, not a zero embedding
+        has = np.bincount(tokens.rows, minlength=len(dist)) > 0
+        c_value, mean_cos = np.where(has, c_value, np.nan), np.where(has, mean_cos, np.nan)
     table = pd.DataFrame({
         names.STEP: step, names.SAMPLE_ID: frame[names.SAMPLE_ID].to_numpy(),
         "pathway": strings, "n_kept": n_kept(dist, tau=tau, top_k=top_k),
@@ -48,9 +104,12 @@ def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float,
 
 
 def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups: dict[str, np.ndarray],
-                  level: str, max_pairs: int | None, seed: int, per_layer: set[str] = frozenset()) -> list[dict]:
-    """Every metric of every group at one checkpoint (groups map names to sample ids); the
-    per-layer distances (paper Fig. 5) only for the groups named in `per_layer`."""
+                  level: str, max_pairs: int | None, seed: int, layer_level: str = "expert",
+                  layer_labels: list[int] | None = None) -> list[dict]:
+    """Every metric of every group at one checkpoint (groups map names to sample ids), with the
+    per-layer distances (paper Fig. 5) at their own level, named by decoder-layer index
+    (`distance_layer_<l>`, `layer_labels` l of each MoE layer; default 0..L-1)."""
+    labels = layer_labels if layer_labels is not None else list(range(layers.shape[1]))
     index = pd.Index(pathways[names.SAMPLE_ID])
     rows = []
     for group, members in groups.items():
@@ -61,9 +120,8 @@ def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups:
         n = len(strings)
         rows.append(_row(step, group, "distance",
                          mean_pairwise_distance(strings, level, max_pairs, seed), n))
-        if group in per_layer:
-            for layer, estimate in enumerate(per_layer_mean_distance(layers[rows_of], level, max_pairs, seed)):
-                rows.append(_row(step, group, f"distance_layer_{layer}", estimate, n))
+        for label, estimate in zip(labels, per_layer_mean_distance(layers[rows_of], layer_level, max_pairs, seed)):
+            rows.append(_row(step, group, f"distance_layer_{label}", estimate, n))
         for metric in ("consistency", "mean_cosine", names.LOSS):
             rows.append(_row(step, group, metric, part[metric].mean() if n else np.nan, n))
         rows.append(_row(step, group, "distinct_pathways", len(set(strings)), n))

@@ -80,7 +80,8 @@ def _sankey(run: Run, step: int | None = None, tau: float | None = None, group: 
     n_experts = int(run.model().get("n_experts", 1))
     who = f"group {group}" if group else "all samples"
     return sankey.pathway_sankey(run.sample_links(step, ids, tau), n_experts, top_n=min(top_n, n_experts),
-                                 unit="samples", title=f"{run.name}: expert flow, {who}, step {step:,}")
+                                 unit="samples", title=f"{run.name}: expert flow, {who}, step {step:,}",
+                                 layer_labels=run.layers())
 
 
 def _pair(run: Run, label: str | None = None) -> go.Figure:

@@ -11,6 +11,7 @@ one to see what was written since. Not thread-safe: one call at a time per `Run`
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from typing import Any
 
@@ -20,11 +21,12 @@ import plotly.graph_objects as go
 
 from grokviz import names
 from grokviz.api.figures import KINDS, figure
-from grokviz.figures import frames, sankey
+from grokviz.config import AnalyzeConfig, RouteSpan
+from grokviz.figures import frames, sankey, style
 from grokviz.metrics import pathways as pathway_metrics
 from grokviz.store import analyses, queries
 from grokviz.store.layout import Store
-from grokviz.store.tables import Tables, read_step
+from grokviz.store.tables import Tables, read_samples_table, read_step
 
 DEFAULT_TAU = 0.7  # METHOD 2, for pathways computed here when the run has no analysis yet
 
@@ -57,9 +59,40 @@ class Run:
         """The model shape: model_type, n_layers, n_experts, top_k, decoder_layers, ..."""
         return dict(self.store.run_info(self.name).get("model", {}))
 
+    def layers(self) -> list[int]:
+        """The decoder-layer index of each MoE layer, in depth order (labels: L0, L2, ... when
+        layer 1 is dense); figures index MoE layers by ordinal and label them with these."""
+        model = self.model()
+        return [int(i) for i in model.get("decoder_layers") or range(int(model.get("n_layers", 0)))]
+
     def provenance(self) -> list[dict[str, Any]]:
         """The settings of every call that wrote to this run (extract, evaluate, demo, ...)."""
         return list(self.store.run_info(self.name).get("calls", []))
+
+    def settings(self) -> AnalyzeConfig | None:
+        """The settings of the latest analysis (None when the run has none)."""
+        stored = analyses.latest_settings(self.store, self.name)
+        if stored is None:
+            return None
+        known = {f.name for f in dataclasses.fields(AnalyzeConfig)}
+        return AnalyzeConfig(**{k: v for k, v in stored.items() if k in known})
+
+    def positions(self) -> str:
+        """Which token positions the stored routing averages: the route span of the last extraction,
+        with `auto` resolved (predicting for samples with a prompt, all for plain text)."""
+        spans = [call["route_span"] for call in self.provenance() if "route_span" in call]
+        span = spans[-1] if spans else RouteSpan.ALL.value
+        if span != RouteSpan.AUTO.value:
+            return span
+        prompted = read_samples_table(self.store, self.name)["prompt"].fillna("").astype(bool)
+        return "predicting" if prompted.all() else "all" if not prompted.any() else "predicting (prompted), all"
+
+    def stamp(self) -> str:
+        """The line every figure of this run carries: preset and settings that differ from it."""
+        settings = self.settings()
+        if settings is None:
+            return f"{self.name}: no analysis yet; positions {self.positions()}"
+        return f"{self.name}: {settings.stamp(self.positions())}"
 
     def steps(self) -> list[int]:
         """Checkpoint steps with per-sample results, ascending."""
@@ -94,8 +127,9 @@ class Run:
         return analyses.read_analysis(self.store, self.name, name)
 
     def figure(self, kind: str, **options: Any) -> go.Figure:
-        """A dashboard figure by name (`Run.figure_kinds` lists them), e.g. `figure("sankey", step=300)`."""
-        return figure(self, kind, **options)
+        """A dashboard figure by name (`Run.figure_kinds` lists them), e.g. `figure("sankey", step=300)`,
+        stamped with the run's settings."""
+        return style.stamp(figure(self, kind, **options), self.stamp())
 
     # --- losses, accuracy, memorisation -----------------------------------------------------
     def losses(self) -> pd.DataFrame:

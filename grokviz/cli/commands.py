@@ -14,7 +14,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from grokviz import names
+from grokviz.cli.flags import add_config_flags, config_values
 from grokviz.cli.registry import command
+from grokviz.config.base import RouteSpan
 from grokviz.errors import InputError
 
 if TYPE_CHECKING:
@@ -99,7 +101,10 @@ def _extract_parser(sub) -> None:
     p.add_argument("--token-budget", type=int, default=16384, help="padded tokens per batch")
     p.add_argument("--token-routes", type=parse_token_routes, default=8,
                    help="per group, keep per-token routes of the first N samples ('all')")
-    p.add_argument("--route-span", default="all", choices=["all", "completion"])
+    p.add_argument("--route-span", default="auto", choices=[s.value for s in RouteSpan],
+                   help="token positions whose routing is averaged: auto (predicting for samples with a prompt, "
+                        "all for plain text), all, predicting (positions whose next token carries loss), or "
+                        "completion (default: auto)")
     p.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's share")
     p.add_argument("--part-size", type=int, default=256, help="samples per resumable part")
     p.add_argument("--trust-remote-code", action="store_true")
@@ -110,20 +115,14 @@ def _extract_parser(sub) -> None:
 
 
 def _analyze_parser(sub) -> None:
-    p = sub.add_parser("analyze", help="compute the paper's metrics (cached by settings)")
+    from grokviz.config import AnalyzeConfig
+
+    p = sub.add_parser("analyze", help="compute the paper's metrics and the validity checks (cached by settings)",
+                       description="Every method setting starts from --preset (paper by default) and can be "
+                                   "overridden one by one; the analysis records which differ from the preset.")
     p.add_argument("--store", default="data")
     p.add_argument("--run", required=True)
-    rule = p.add_mutually_exclusive_group()
-    rule.add_argument("--tau", type=float, default=None, help="cumulative weight kept per layer (0.7)")
-    rule.add_argument("--top-k", type=int, default=None, help="fixed experts per layer instead of tau")
-    p.add_argument("--distance", default="char", choices=["char", "expert"])
-    p.add_argument("--eps", default="auto", help="memorisation loss threshold, or 'auto'")
-    p.add_argument("--delta", type=float, default=0.05)
-    p.add_argument("--max-pairs", type=int, default=20_000, help="sample pairs above this many")
-    p.add_argument("--accuracy-window", default="auto", help="'auto' or A:B (steps)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-pairing", action="store_true", help="skip sentence-embedding pairing")
-    p.add_argument("--no-projection", action="store_true", help="skip the UMAP maps")
+    add_config_flags(p, AnalyzeConfig)
     p.add_argument("--force", action="store_true", help="recompute even if cached")
     p.add_argument("--quiet", action="store_true")
 
@@ -134,11 +133,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from grokviz.config import AnalyzeConfig
     from grokviz.store.layout import Store
 
-    tau = args.tau if args.tau is not None or args.top_k is not None else 0.7
-    config = AnalyzeConfig(run=args.run, tau=tau, top_k=args.top_k, distance=args.distance,
-                           eps=args.eps, delta=args.delta, max_pairs=args.max_pairs,
-                           accuracy_window=args.accuracy_window, seed=args.seed,
-                           pairing=not args.no_pairing, projection=not args.no_projection)
+    given = config_values(args, AnalyzeConfig)
+    config = AnalyzeConfig.from_preset(args.run, given.pop("preset", "paper"), **given)
     report = analyze(config, Store(args.store, create=False), progress=not args.quiet, force=args.force)
     if report.cached:
         print(f"analysis {report.key} is already in the store (same settings and data); nothing to do")

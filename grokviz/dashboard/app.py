@@ -1,4 +1,4 @@
-"""The grokviz dashboard: router and shared frame around the page scripts in app_pages/.
+"""The grokviz dashboard: router and shared frame around the page scripts in views/.
 
 Run it with `grokviz app --store PATH`, or `streamlit run app.py -- --store PATH` from a checkout
 (the two-line app.py at the top calls `main`; GROKVIZ_STORE also names the store; default: data).
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from pathlib import Path
 
 import streamlit as st
 
@@ -28,15 +27,14 @@ from grokviz.dashboard import cache, viewstate, widgets
 from grokviz.errors import GrokvizError
 
 HOME = "overview"  # the default page; its URL is the app's root
-VIEWS = Path(__file__).resolve().parent / "views"  # absolute: the entry script may live elsewhere
 PAGES = [
-    st.Page(VIEWS / "overview.py", title="Overview", icon=":material/home:", url_path=HOME, default=True),
-    st.Page(VIEWS / "memorization.py", title="Memorisation", icon=":material/school:", url_path="memorization"),
-    st.Page(VIEWS / "pathways.py", title="Pathways", icon=":material/account_tree:", url_path="pathways"),
-    st.Page(VIEWS / "map.py", title="Pathway map", icon=":material/scatter_plot:", url_path="map"),
-    st.Page(VIEWS / "grokking.py", title="Grokking", icon=":material/trending_up:", url_path="grokking"),
-    st.Page(VIEWS / "inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
-    st.Page(VIEWS / "health.py", title="Routing health", icon=":material/monitor_heart:", url_path="health"),
+    st.Page(widgets.page("overview"), title="Overview", icon=":material/home:", url_path=HOME, default=True),
+    st.Page(widgets.page("memorization"), title="Memorisation", icon=":material/school:", url_path="memorization"),
+    st.Page(widgets.page("pathways"), title="Pathways", icon=":material/account_tree:", url_path="pathways"),
+    st.Page(widgets.page("map"), title="Pathway map", icon=":material/scatter_plot:", url_path="map"),
+    st.Page(widgets.page("grokking"), title="Grokking", icon=":material/trending_up:", url_path="grokking"),
+    st.Page(widgets.page("inspector"), title="Sample inspector", icon=":material/search:", url_path="inspector"),
+    st.Page(widgets.page("health"), title="Routing health", icon=":material/monitor_heart:", url_path="health"),
 ]
 
 

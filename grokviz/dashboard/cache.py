@@ -77,6 +77,18 @@ def model(ctx: Ctx) -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def layers(ctx: Ctx) -> list[int]:
+    """The decoder-layer index of each MoE layer (labels L0, L2, ... when layer 1 is dense)."""
+    return _call(ctx, "layers")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def stamp(ctx: Ctx) -> str:
+    """The settings line every figure of the run carries (preset, settings that differ, positions)."""
+    return _call(ctx, "stamp")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def runs_table(root: str, runs: tuple[str, ...], tokens: tuple[str, ...]) -> pd.DataFrame:
     """One row per run of the store: model shape, checkpoints and sample count."""
     rows = []
@@ -119,7 +131,7 @@ def known(ctx: Ctx, runs: tuple[str, ...]) -> viewstate.Known:
     shape, table = model(ctx), samples(ctx)
     return viewstate.Known(
         runs=runs, steps=tuple(steps(ctx)), groups=tuple(sorted(table["group"].astype(str).unique())),
-        samples=frozenset(table["sample_id"]), n_layers=int(shape.get("n_layers", 0)),
+        samples=frozenset(table["sample_id"]), n_layers=int(shape.get("n_layers", 0)), layers=tuple(layers(ctx)),
         n_experts=int(shape.get("n_experts", 0)), pairs=tuple(_call(ctx, "pair_labels")),
     )
 

@@ -39,7 +39,8 @@ class Known:
     steps: tuple[int, ...] = ()
     groups: tuple[str, ...] = ()
     samples: Collection[str] = field(default_factory=frozenset)
-    n_layers: int = 0
+    n_layers: int = 0  # MoE layers; the Sankey's `layers` range counts them from 0
+    layers: tuple[int, ...] = ()  # their decoder-layer indices: the values `layer` may take
     n_experts: int = 0
     pairs: tuple[str, ...] = ()
 
@@ -116,7 +117,8 @@ def _rules(known: Known) -> dict[str, tuple[Any, str]]:
         "group": (choice((ALL_GROUPS, *known.groups)), "a group of this run"),
         "sample": (choice(known.samples), "a sample id of this run"),
         "layers": (lambda raw: parse_layers(raw, known.n_layers), f"a layer range like 0-{max(known.n_layers - 1, 1)}"),
-        "layer": (lambda raw: parse_int(raw, range(known.n_layers)), f"a layer from 0 to {known.n_layers - 1}"),
+        "layer": (lambda raw: parse_int(raw, known.layers or range(known.n_layers)),
+                  f"one of the MoE layers {list(known.layers or range(known.n_layers))}"),
         "color": (choice(COLOR_BY), f"one of {', '.join(COLOR_BY)}"),
         "topn": (lambda raw: parse_int(raw, range(1, known.n_experts + 1)), f"from 1 to {known.n_experts}"),
         "flow": (choice(FLOWS), f"one of {', '.join(FLOWS)}"),

@@ -11,6 +11,7 @@ selection is kept under SELECTION. This module caches nothing and queries nothin
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -21,6 +22,14 @@ from grokviz.figures import style
 VIEW, PROBLEMS, SELECTION, IMAGE_FORMAT = "grokviz.view", "grokviz.problems", "grokviz.selection", "grokviz.image"
 CTX = "grokviz.ctx"  # the cache.Ctx app.py resolved for this rerun; pages read it with `current()`
 _MISSING = object()
+
+
+VIEWS = Path(__file__).resolve().parent / "views"  # the page scripts; absolute: the entry script may live elsewhere
+
+
+def page(name: str) -> Path:
+    """The script of page `name` (for st.Page, st.page_link, st.switch_page)."""
+    return VIEWS / f"{name}.py"
 
 
 def current() -> cache.Ctx:
@@ -153,7 +162,9 @@ def show_problems() -> None:
 
 
 def show(fig, name: str, key: str | None = None, select: bool = False):
-    """Draw a figure with the export toolbar (PNG or SVG, as chosen in the sidebar)."""
+    """Draw a figure, stamped with the run's settings, with the export toolbar (PNG or SVG, as
+    chosen in the sidebar)."""
+    style.stamp(fig, cache.stamp(current()))
     config = style.export_config(name, st.session_state.get(IMAGE_FORMAT, "png"))
     if select:
         return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"),

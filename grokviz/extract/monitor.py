@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from grokviz import names
-from grokviz.config import check_run_name
+from grokviz.config import RouteSpan, check_run_name
 from grokviz.extract.adapters import adapter_for, router_weights
 from grokviz.extract.capture import RouterHooks, reduce_batch
 from grokviz.extract.encode import encode_samples, pad_batch, token_batches
@@ -37,13 +37,14 @@ class PathwayMonitor:
 
     def __init__(self, store: Store, run: str, probe: pd.DataFrame, tokenizer, *, tau: float | None = 0.7,
                  top_k: int | None = None, distance: str = "char", max_pairs: int | None = 20_000,
-                 token_budget: int = 8192, tensorboard_dir: str | None = None, wandb_run=None) -> None:
+                 token_budget: int = 8192, route_span: RouteSpan | str = RouteSpan.AUTO,
+                 tensorboard_dir: str | None = None, wandb_run=None) -> None:
         self.store, self.run = store, check_run_name(run)
         self.probe = validate_samples(probe, "<probe>")
         self.encoded = encode_samples(self.probe, tokenizer, max_length=4096)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.tau, self.top_k, self.distance, self.max_pairs = tau, top_k, distance, max_pairs
-        self.token_budget = token_budget
+        self.token_budget, self.route_span = token_budget, RouteSpan(route_span)
         self.writer = _tensorboard(tensorboard_dir)
         self.wandb_run = wandb_run
         self._registered = False
@@ -59,7 +60,7 @@ class PathwayMonitor:
         with RouterHooks([m for _, m in routers]) as hooks:
             for batch in token_batches(range(len(self.probe)), self.encoded.lengths, self.token_budget):
                 ids, attention, loss_mask, route = (torch.from_numpy(a).to(device) for a in
-                                                    pad_batch(self.encoded, batch, self.pad_id, False))
+                                                    pad_batch(self.encoded, batch, self.pad_id, self.route_span))
                 out = model(input_ids=ids, attention_mask=attention.long())
                 result = reduce_batch(out.logits, hooks, ids, route, loss_mask, token_rows=[])
                 order += batch
@@ -74,7 +75,7 @@ class PathwayMonitor:
         """Measure the probe set at `step` and append one row per (group, metric)."""
         adapter = adapter_for(model.config.model_type)
         if not self._registered:
-            from grokviz.extract.run import model_info
+            from grokviz.extract.loading import model_info
 
             self.store.write_run_info(self.run, model_info(model, adapter),
                                       {"monitor": {"tau": self.tau, "top_k": self.top_k,

@@ -25,8 +25,8 @@ from grokviz import names
 from grokviz.config import ExtractConfig, RouteSpan
 from grokviz.errors import ModelError
 from grokviz.extract.adapters import router_weights
-from grokviz.extract.capture import BatchResult, RouterHooks, reduce_batch
-from grokviz.extract.encode import Encoded, encode_samples, pad_batch, token_batches
+from grokviz.extract.capture import BatchResult, RouterHooks, TokenSums, reduce_batch
+from grokviz.extract.encode import Encoded, encode_samples, pad_batch, route_positions, token_batches
 from grokviz.extract.loading import load_model, load_tokenizer, model_info, pick_device
 from grokviz.inputs import checkpoints as ckpts
 from grokviz.inputs.samples import read_samples
@@ -81,21 +81,23 @@ def shard_parts(n_samples: int, part_size: int, shard: tuple[int, int]) -> list[
 
 @torch.inference_mode()
 def run_batch(model: torch.nn.Module, hooks: RouterHooks, encoded: Encoded, batch: Sequence[int],
-              pad_id: int, span: RouteSpan, device: torch.device, keep_tokens: np.ndarray) -> BatchResult:
+              pad_id: int, span: RouteSpan, device: torch.device, keep_tokens: np.ndarray,
+              token_sums: bool = False) -> BatchResult:
     """One padded forward pass with hooks; returns the reduced per-sample results (per-token
-    routes only for the samples `keep_tokens` marks)."""
-    ids, attention, loss_mask, route_mask = pad_batch(encoded, batch, pad_id,
-                                                      span == RouteSpan.COMPLETION)
+    routes only for the samples `keep_tokens` marks; per-token-id sums when asked)."""
+    ids, attention, loss_mask, route_mask = pad_batch(encoded, batch, pad_id, span)
     as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
     output = model(input_ids=as_tensor(ids), attention_mask=as_tensor(attention).long())
     token_rows = [row for row, index in enumerate(batch) if keep_tokens[index]]
     return reduce_batch(output.logits, hooks, as_tensor(ids), as_tensor(route_mask),
-                        as_tensor(loss_mask), token_rows)
+                        as_tensor(loss_mask), token_rows, token_sums)
 
 
 def part_tables(run: str, step: int, samples: pd.DataFrame, encoded: Encoded, tokenizer,
-                batch: Sequence[int], result: BatchResult) -> tuple[pa.Table, pa.Table | None]:
-    """Arrow tables of one batch: per-sample results, and per-token routes where kept."""
+                batch: Sequence[int], result: BatchResult, span: RouteSpan = RouteSpan.AUTO,
+                layers: Sequence[int] | None = None) -> tuple[pa.Table, pa.Table | None]:
+    """Arrow tables of one batch: per-sample results, and per-token routes where kept (with the
+    route-span positions marked and the decoder-layer index of each MoE layer)."""
     sample_ids = samples[names.SAMPLE_ID].to_numpy()[list(batch)]
     per_sample = shards.samples_part(run, step, sample_ids, result.loss.numpy(), result.n_loss_tokens.numpy(),
                                      result.dist.numpy())
@@ -104,7 +106,10 @@ def part_tables(run: str, step: int, samples: pd.DataFrame, encoded: Encoded, to
         ids = encoded.ids[batch[row]]  # the sample's real tokens; the routes beyond them are padding
         token_parts.append(shards.tokens_part(
             run, step, sample_ids[row], ids, tokenizer.convert_ids_to_tokens(ids.tolist()),
-            result.top_index[kept][: len(ids)].numpy(), result.top_weight[kept][: len(ids)].float().numpy()))
+            result.top_index[kept][: len(ids)].numpy(), result.top_weight[kept][: len(ids)].float().numpy(),
+            routed=route_positions(encoded.targets[batch[row]], span,
+                                   bool(encoded.prompted[batch[row]]) if encoded.prompted is not None else False),
+            layers=layers))
     return per_sample, (pa.concat_tables(token_parts) if token_parts else None)
 
 
@@ -123,6 +128,11 @@ def extract(config: ExtractConfig, store: Store, *, progress: bool = True) -> Ex
     encoded = encode_samples(samples, tokenizer, config.max_length)
     store.write_once(store.run_dir(config.run) / "samples.parquet",
                      shards.samples_file(config.run, samples, encoded.lengths, encoded.truncated), "the sample set")
+    if config.token_means:
+        routed = [ids[route_positions(targets, config.route_span, bool(prompted))]
+                  for ids, targets, prompted in zip(encoded.ids, encoded.targets, encoded.prompted)]
+        store.write_once(store.run_dir(config.run) / "route_ids.parquet",
+                         shards.route_ids_file(samples[names.SAMPLE_ID], routed), "the route-span token ids")
     report = ExtractReport([], [], len(samples), int(encoded.truncated.sum()))
     job = _Job(config, store, samples, encoded, tokenizer, token_route_rows(samples, config.token_routes))
     for checkpoint in tqdm(series, desc="checkpoints", unit="ckpt", disable=not progress):
@@ -145,6 +155,7 @@ class _Job:
     encoded: Encoded
     tokenizer: object
     keep_tokens: np.ndarray
+    layers: list[int] = dataclasses.field(default_factory=list)  # set per checkpoint: decoder-layer indices
 
     def run_checkpoint(self, checkpoint: ckpts.Checkpoint, progress: bool) -> int:
         """Extract one checkpoint's shard part by part; returns the tokens processed."""
@@ -154,20 +165,32 @@ class _Job:
         store.write_run_info(cfg.run, model_info(model, adapter), cfg.to_dict())
         self._check_vocab(model, checkpoint)
         routers = adapter.routers(model)
+        self.layers = [index for index, _ in routers]  # decoder-layer index of each MoE layer
         store.write_once(store.step_dir(cfg.run, checkpoint.step) / "router.parquet",
-                         shards.router_file([w.numpy() for w in router_weights(routers)]), "router weights")
+                         shards.router_file([w.numpy() for w in router_weights(routers)], self.layers),
+                         "router weights")
         pad_id = self.tokenizer.pad_token_id
         pad_id = pad_id if pad_id is not None else (self.tokenizer.eos_token_id or 0)
-        todo = [(number, part) for number, part in
-                shard_parts(len(self.samples), cfg.part_size, cfg.shard)
+        parts = shard_parts(len(self.samples), cfg.part_size, cfg.shard)
+        todo = [(number, part) for number, part in parts
                 if not store.part_path(cfg.run, checkpoint.step, cfg.shard, number, "samples").exists()]
         lengths = self.encoded.lengths
         bar = tqdm(total=int(sum(lengths[p].sum() for _, p in todo)), unit="tok", unit_scale=True,
                    desc=f"step {checkpoint.step}", leave=False, disable=not progress)
+        sums: dict[int, TokenSums | None] = {}
         with RouterHooks([module for _, module in routers]) as hooks:
             for number, part in todo:
-                self._run_part(model, hooks, checkpoint.step, number, part, pad_id, device, bar)
+                sums[number] = self._run_part(model, hooks, checkpoint.step, number, part, pad_id, device, bar)
+            if cfg.token_means:  # parts a killed run finished: their sums again (forward only, nothing written)
+                for number, part in parts:
+                    if number not in sums:
+                        sums[number] = self._part_sums(model, hooks, part, pad_id, device)
         bar.close()
+        if cfg.token_means:
+            merged = TokenSums.merge([sums[number] for number, _ in parts])  # in part order: the same bits
+            if merged is not None:
+                atomic_write_table(store.shard_dir(cfg.run, checkpoint.step, cfg.shard, partial=True) /
+                                   "token_means.parquet", shards.token_means_file(merged.ids, merged.counts, merged.sums))
         processed = int(sum(lengths[p].sum() for _, p in todo))
         store.write_once(store.step_dir(cfg.run, checkpoint.step) / "checkpoint.parquet",
                          shards.checkpoint_file(cfg.run, checkpoint), "checkpoint metadata")
@@ -181,14 +204,22 @@ class _Job:
             raise ModelError(f"{checkpoint.path}: tokenizer produces id {largest} but the model's "
                              f"vocabulary has {model.config.vocab_size} entries")
 
-    def _run_part(self, model, hooks, step, number, part, pad_id, device, bar) -> None:
+    def _part_sums(self, model, hooks, part, pad_id, device) -> TokenSums | None:
+        """Per-token-id sums of one part, recomputed (its files were written by an earlier process)."""
+        return TokenSums.merge([
+            run_batch(model, hooks, self.encoded, batch, pad_id, self.config.route_span, device,
+                      np.zeros(len(self.samples), dtype=bool), token_sums=True).token_sums
+            for batch in token_batches(part, self.encoded.lengths, self.config.token_budget)])
+
+    def _run_part(self, model, hooks, step, number, part, pad_id, device, bar) -> TokenSums | None:
         cfg, store = self.config, self.store
-        results, tokens = [], []
+        results, tokens, sums = [], [], []
         for batch in token_batches(part, self.encoded.lengths, cfg.token_budget):
             reduced = run_batch(model, hooks, self.encoded, batch, pad_id, cfg.route_span, device,
-                                self.keep_tokens)
+                                self.keep_tokens, cfg.token_means)
+            sums.append(reduced.token_sums)
             res, tok = part_tables(cfg.run, step, self.samples, self.encoded, self.tokenizer,
-                                   batch, reduced)
+                                   batch, reduced, cfg.route_span, self.layers)
             results.append(res)
             tokens += [tok] if tok is not None else []
             bar.update(int(self.encoded.lengths[batch].sum()))
@@ -200,3 +231,4 @@ class _Job:
                                pa.concat_tables(tokens).sort_by([("sample_id", "ascending"),
                                                                  ("pos", "ascending")]))
         atomic_write_table(store.part_path(cfg.run, step, cfg.shard, number, "samples"), table)
+        return TokenSums.merge(sums)

@@ -45,7 +45,7 @@ def _sections(run: str, inputs: dict[str, Any]) -> list[tuple[str, go.Figure]]:
     if _has(inputs, "links"):
         found.append(("Expert flow at the last checkpoint (per sample, argmax)", sankey.pathway_sankey(
             inputs["links"], int(shape.get("n_experts", 1)), top_n=min(12, int(shape.get("n_experts", 12))),
-            unit="samples")))
+            unit="samples", layer_labels=shape.get("decoder_layers"))))
     for pair in inputs.get("pair_series") or []:
         found.append((f"{pair['label']} (paper Fig. 2)", grokking.pair_curves(
             pair["loss"], pair["accuracy"], pair["t_mem"], pair["t_gen"])))
@@ -80,6 +80,8 @@ def meeting_report(run: str, inputs: dict[str, Any]) -> str:
     if summary:
         parts.append(f"<p>{_markdown_bold(summary)}</p>")
     for i, (heading, fig) in enumerate(_sections(run, inputs)):
+        if inputs.get("stamp"):
+            style.stamp(fig, inputs["stamp"])
         body = fig.to_html(full_html=False, include_plotlyjs=(i == 0), config=style.export_config(f"{run}-{i}", "svg"))
         parts.append(f"<section><h2>{html.escape(heading)}</h2>{body}</section>")
     parts.append("</body></html>")

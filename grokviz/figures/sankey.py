@@ -1,7 +1,8 @@
 """Sankey of layer-to-layer expert flow: link tables in, one Plotly Sankey out.
 
 A *link table* has one row per (layer, source expert, target expert) with columns `layer`
-(the source layer; the target is layer + 1), `source`, `target` and `value` (how many tokens
+(the source MoE layer, counted from 0; the target is the next MoE layer, layer + 1), `source`,
+`target` and `value` (how many tokens
 or samples, possibly fractional, flow that way). The dashboard aggregates it in DuckDB (per
 token) or with `sample_links` (per sample) before anything is drawn, so the figure never sees
 more than layers x experts^2 rows. `bucket_links` keeps the top-N experts of every layer and
@@ -92,7 +93,8 @@ def strongest_links(links: pd.DataFrame, per_layer: int) -> tuple[pd.DataFrame, 
     return kept.sort_index(), (1.0 - float(kept["value"].sum()) / total) if total else 0.0
 
 
-def _nodes(links: pd.DataFrame, n_experts: int, layers: tuple[int, int]) -> pd.DataFrame:
+def _nodes(links: pd.DataFrame, n_experts: int, layers: tuple[int, int],
+           layer_labels: list[int] | None = None) -> pd.DataFrame:
     """One row per drawn node: layer, expert, its index, label, colour and fixed x, y."""
     pairs = pd.concat([
         links[["layer", "source"]].set_axis(["layer", "expert"], axis=1),
@@ -103,7 +105,8 @@ def _nodes(links: pd.DataFrame, n_experts: int, layers: tuple[int, int]) -> pd.D
     pairs["x"] = 0.01 + 0.98 * (pairs["layer"] - lo) / span
     slot = pairs["expert"].where(pairs["expert"] >= 0, n_experts)  # "other" sits below every expert
     pairs["y"] = 0.01 + 0.98 * (slot + 0.5) / (n_experts + 1)
-    pairs["label"] = [f"L{l} other" if e < 0 else f"L{l} E{e}" for l, e in zip(pairs["layer"], pairs["expert"])]
+    name = (lambda l: layer_labels[l]) if layer_labels is not None else (lambda l: l)
+    pairs["label"] = [f"L{name(l)} other" if e < 0 else f"L{name(l)} E{e}" for l, e in zip(pairs["layer"], pairs["expert"])]
     pairs["color"] = [expert_color(e) for e in pairs["expert"]]
     pairs["index"] = np.arange(len(pairs))
     return pairs
@@ -118,8 +121,12 @@ def pathway_sankey(
     unit: str = "tokens",
     height: int = 560,
     max_links: int = 400,
+    layer_labels: list[int] | None = None,
 ) -> go.Figure:
     """Sankey of expert flow over `layers` (inclusive), nodes at fixed places, stable colours.
+
+    Layers are MoE-layer ordinals; `layer_labels` names each by its decoder-layer index (L0, L2,
+    ... when layer 1 is dense), default the ordinal itself.
 
     At most `max_links` links per layer pair are drawn (the strongest); the share of flow
     hidden that way is noted under the figure. Nodes and links are built with vectorised
@@ -140,7 +147,7 @@ def pathway_sankey(
     if top_n is not None:
         links = bucket_links(links, top_n)
     links, dropped = strongest_links(links, max_links)
-    nodes = _nodes(links, n_experts, (lo, hi))
+    nodes = _nodes(links, n_experts, (lo, hi), layer_labels)
     index = nodes.set_index(["layer", "expert"])["index"]
     source = index.reindex(pd.MultiIndex.from_arrays([links["layer"], links["source"]])).to_numpy()
     target = index.reindex(pd.MultiIndex.from_arrays([links["layer"] + 1, links["target"]])).to_numpy()

@@ -94,3 +94,23 @@ def placeholder(message: str, height: int = 260) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return style(fig, height=height)
+
+
+STAMP_NAME = "grokviz-stamp"  # the annotation that carries the settings line
+
+
+def stamp(fig: go.Figure, text: str) -> go.Figure:
+    """Put the one-line settings stamp (run, preset, settings that differ) under the figure, so an
+    exported image says how it was made; a second call replaces the first. In place; returns fig.
+
+    >>> fig = stamp(stamp(go.Figure(), "demo: preset paper"), "demo: preset legacy")
+    >>> [a.text for a in fig.layout.annotations]
+    ['demo: preset legacy']
+    """
+    kept = [a for a in fig.layout.annotations if a.name != STAMP_NAME]
+    fig.layout.annotations = kept
+    fig.add_annotation(text=text, name=STAMP_NAME, xref="paper", yref="paper", x=0, y=0, yshift=-8,
+                       xanchor="left", yanchor="top", showarrow=False, font=dict(size=10, color="#888"))
+    bottom = fig.layout.margin.b if fig.layout.margin and fig.layout.margin.b is not None else 50
+    fig.update_layout(margin=dict(b=max(bottom, 60)))
+    return fig

@@ -3,13 +3,16 @@
 t#_j is the earliest checkpoint t at which item j is correct, its mean correctness over
 [t, T] exceeds `min_mean` (0.8) and it has at most `max_errors` (1) errors after t; items
 that never meet this get names.NEVER_MEMORIZED (-1). Correctness is a 0/1 matrix of shape
-(n_items, n_steps), one column per checkpoint in ascending step order.
+(n_items, n_steps), one column per checkpoint in ascending step order; NaN marks a checkpoint
+where the item was not evaluated: missing there, not wrong (the mean and the error count run
+over the evaluated checkpoints only).
 
 This module never evaluates a model; it only reads correctness that was computed or imported.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,10 +27,10 @@ NEVER_GROUP = "never"
 
 
 def _check_correct(correct: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Correctness as float64 0/1 (n_items, n_steps) and steps as strictly ascending ints."""
+    """Correctness as float64 0/1/NaN (n_items, n_steps) and steps as strictly ascending ints."""
     values, steps_arr = check_step_matrix(correct, steps, "correct", "n_items", "correctness")
-    if not np.all((values == 0) | (values == 1)):
-        raise ValueError("correct must hold only 0 and 1")
+    if not np.all((values == 0) | (values == 1) | np.isnan(values)):
+        raise ValueError("correct must hold only 0, 1 and NaN (not evaluated)")
     return values, steps_arr
 
 
@@ -41,16 +44,20 @@ def generalisation_steps(
     ...                     [1, 1, 0, 1, 1, 1, 1]])   # one error after 100: 6/7 > 0.8
     >>> generalisation_steps(correct, [100, 200, 300, 400, 500, 600, 700]).tolist()
     [200, 600, 100]
+    >>> generalisation_steps([[0, 1, np.nan, 1, 1]], [1, 2, 3, 4, 5]).tolist()  # not evaluated at 3
+    [2]
     """
     values, steps_arr = _check_correct(correct, steps)
     n_steps = len(steps_arr)
-    solved_after = np.cumsum(values[:, ::-1], axis=1)[:, ::-1]  # (n, n_steps): solved in [t, T]
-    length = n_steps - np.arange(n_steps)  # (n_steps,): checkpoints in [t, T]
-    ok = (
-        (values == 1)
-        & (solved_after / length > min_mean)
-        & (length - solved_after <= max_errors)
-    )  # (n, n_steps)
+    evaluated = ~np.isnan(values)  # (n, n_steps)
+    solved_after = np.cumsum((values == 1)[:, ::-1], axis=1)[:, ::-1]  # (n, n_steps): solved in [t, T]
+    known_after = np.cumsum(evaluated[:, ::-1], axis=1)[:, ::-1]  # evaluated in [t, T]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = (
+            (values == 1)
+            & (solved_after / known_after > min_mean)
+            & (known_after - solved_after <= max_errors)
+        )  # (n, n_steps)
     first = np.where(ok.any(axis=1), ok.argmax(axis=1), n_steps)
     return np.append(steps_arr, names.NEVER_MEMORIZED)[first]
 
@@ -107,7 +114,9 @@ def group_accuracy(correct: np.ndarray, steps: Sequence[int], labels: Sequence[s
         raise ValueError(f"need one label per row ({len(values)}), got {len(label_arr)}")
     rows = []
     for label in pd.unique(label_arr):
-        accuracy = values[label_arr == label].mean(axis=0)  # (n_steps,)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a checkpoint where no item was evaluated
+            accuracy = np.nanmean(values[label_arr == label], axis=0)  # (n_steps,), missing items left out
         rows.append(pd.DataFrame({names.GROUP: label, names.STEP: steps_arr, ACCURACY: accuracy}))
     if not rows:
         return pd.DataFrame({names.GROUP: [], names.STEP: [], ACCURACY: []})

@@ -3,7 +3,7 @@
 t*_i is the earliest checkpoint t such that at every checkpoint t' >= t the sample's loss is
 at most eps and within delta of its loss at the last checkpoint T; a missing loss (NaN)
 never satisfies that. A sample is *memorised before T* when t* < T: t* == T alone means it
-settled only at the final checkpoint, which `memorized_before_last` does not count. eps is
+settled only at the final checkpoint, which `before_last` does not count. eps is
 given, or chosen per group by `auto_eps`. Start at `memorization_table`.
 
 This module never computes losses and never touches pathways; it only reads loss matrices
@@ -96,14 +96,15 @@ def memorization_steps(
     return padded[first]
 
 
-def memorized_before_last(t_star: np.ndarray, steps: Sequence[int]) -> np.ndarray:
-    """True where a sample was memorised strictly before the last checkpoint T.
+def before_last(t: np.ndarray, steps: Sequence[int]) -> np.ndarray:
+    """True where a t* (or t#) lies strictly before the last checkpoint T: settling only at T does
+    not count as memorised (solved), METHOD 5 and 6.
 
-    >>> memorized_before_last(np.array([200, 400, -1]), [100, 200, 300, 400]).tolist()
+    >>> before_last(np.array([200, 400, -1]), [100, 200, 300, 400]).tolist()
     [True, False, False]
     """
-    t_star = np.asarray(t_star)
-    return (t_star != names.NEVER_MEMORIZED) & (t_star < steps[-1])
+    t = np.asarray(t)
+    return (t != names.NEVER_MEMORIZED) & (t < steps[-1])
 
 
 def _min_eps_before_last(losses: np.ndarray, delta: float) -> np.ndarray:

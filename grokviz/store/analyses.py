@@ -100,6 +100,12 @@ def latest_key(store: Store, run: str) -> str | None:
     return key if isinstance(key, str) and KEY.fullmatch(key) and has_analysis(store, run, key) else None
 
 
+def latest_settings(store: Store, run: str) -> dict[str, Any] | None:
+    """The settings of the analysis the dashboard shows by default (None when there is none)."""
+    key = latest_key(store, run)
+    return read_json(analysis_dir(store, run, key) / "settings.json")["settings"] if key else None
+
+
 def analysis_file(store: Store, run: str, name: str, key: str | None = None) -> Path | None:
     """The Parquet file of one analysis table (latest analysis by default), or None."""
     key = key or latest_key(store, run)

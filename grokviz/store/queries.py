@@ -19,7 +19,7 @@ from grokviz.store.layout import Store
 from grokviz.store.tables import Tables
 
 CONTAMINATION = "contamination"
-_IDS = " AND sample_id IN (SELECT unnest(?::VARCHAR[]))"
+_IDS = " AND r.sample_id IN (SELECT unnest(?::VARCHAR[]))"  # r: token_routes
 
 
 def _ids_clause(ids: Sequence[str] | None) -> tuple[str, list]:
@@ -76,19 +76,25 @@ def items_accuracy(tables: Tables, group: str, item_ids: Sequence[str]) -> pd.Da
 
 # --- routing ------------------------------------------------------------------------------------
 def token_routes(tables: Tables) -> pd.DataFrame:
-    """step, sample_id, pos, layer, rank, expert, weight of every stored per-token route."""
-    return tables.query("SELECT step, sample_id, pos, layer, rank, expert, weight FROM token_routes")
+    """step, sample_id, pos, layer, rank, expert, weight, routed of every stored per-token route
+    (`routed`: the position is in the run's route span; true everywhere in stores that predate it)."""
+    if "routed" in tables.columns("token_routes"):
+        return tables.query("""SELECT step, sample_id, pos, layer, rank, expert, weight, coalesce(routed, true) AS routed
+                               FROM token_routes""")
+    return tables.query("SELECT step, sample_id, pos, layer, rank, expert, weight, true AS routed FROM token_routes")
 
 
 def token_links(tables: Tables, step: int, ids: Sequence[str] | None, all_ranks: bool,
                 layers: tuple[int, int]) -> pd.DataFrame:
-    """layer, source, target, value: per-token flows between consecutive layers (top-1, or all
-    top-k weighted by their renormalised weights), aggregated in DuckDB."""
+    """layer, source, target, value: per-token flows from each MoE layer to the next (top-1, or all
+    top-k weighted by their renormalised weights), aggregated in DuckDB. `layers` and the `layer`
+    column are MoE-layer ordinals (0 = the first MoE layer), as the Sankey draws them."""
     clause, extra = _ids_clause(ids)
     return tables.query(f"""
-        WITH t AS (SELECT sample_id, pos, layer, expert,
-                          weight / sum(weight) OVER (PARTITION BY sample_id, pos, layer) AS w
-                   FROM token_routes WHERE step = ? AND layer BETWEEN ? AND ? AND (? OR rank = 0){clause})
+        WITH t AS (SELECT r.sample_id, r.pos, m.ordinal AS layer, r.expert,
+                          r.weight / sum(r.weight) OVER (PARTITION BY r.sample_id, r.pos, r.layer) AS w
+                   FROM token_routes r JOIN moe_layers m ON m.run = r.run AND m.layer = r.layer
+                   WHERE r.step = ? AND m.ordinal BETWEEN ? AND ? AND (? OR r.rank = 0){clause})
         SELECT CAST(a.layer AS BIGINT) AS layer, CAST(a.expert AS BIGINT) AS source,
                CAST(b.expert AS BIGINT) AS target, sum(a.w * b.w) AS value
         FROM t a JOIN t b ON a.sample_id = b.sample_id AND a.pos = b.pos AND b.layer = a.layer + 1

@@ -21,7 +21,13 @@ PART_SAMPLES_SCHEMA = pa.schema([
 PART_TOKENS_SCHEMA = pa.schema([
     ("run", pa.string()), ("step", pa.int64()), ("sample_id", pa.string()), ("pos", pa.int32()),
     ("token_id", pa.int32()), ("token", pa.string()), ("layer", pa.int16()), ("rank", pa.int16()),
-    ("expert", pa.int16()), ("weight", pa.float32()),
+    ("expert", pa.int16()), ("weight", pa.float32()), ("routed", pa.bool_()),
+])
+TOKEN_MEANS_SCHEMA = pa.schema([  # per checkpoint shard: each token id's mean router distribution
+    ("token_id", pa.int32()), ("count", pa.int64()), ("mean", pa.list_(pa.uint16())),
+])
+ROUTE_IDS_SCHEMA = pa.schema([  # per run: the token ids at each sample's route-span positions
+    ("sample_id", pa.string()), ("route_ids", pa.list_(pa.int32())),
 ])
 CHECKPOINT_SCHEMA = pa.schema([
     ("run", pa.string()), ("step", pa.int64()), ("tokens", pa.int64()),

@@ -7,6 +7,9 @@ write, and what the analysis and the DuckDB views read.
     step=N/shard-I-of-K/part-P.samples.parquet   per sample: loss and the token-averaged router
                                              distribution, quantised to uint16 (`samples_part`)
     step=N/shard-I-of-K/part-P.tokens.parquet    per (token, layer, rank): the model's own top-k
+    step=N/shard-I-of-K/token_means.parquet     per token id: its mean full router distribution over
+                                             the shard's route-span positions (`token_means_file`)
+    route_ids.parquet                        per sample: the token ids at its route-span positions
 
 A router probability p is stored as round(p * QUANT) in uint16 (absolute error < 8e-6); the
 same constant decodes it here and in the `routing` view (`ROUTING_SQL`). Arrays in, Arrow
@@ -26,17 +29,21 @@ from grokviz.store.schemas import (
     CHECKPOINT_SCHEMA,
     PART_SAMPLES_SCHEMA,
     PART_TOKENS_SCHEMA,
+    ROUTE_IDS_SCHEMA,
     ROUTER_SCHEMA,
     SAMPLES_SCHEMA,
+    TOKEN_MEANS_SCHEMA,
 )
 
 QUANT = 65535  # router probabilities are stored as round(p * QUANT) in uint16
-# The `routing` export view: one row per (sample, checkpoint, layer, expert), decoded with QUANT.
-ROUTING_SQL = f"""SELECT run, step, sample_id, CAST((i - 1) // n_experts AS SMALLINT) AS layer,
-                         CAST((i - 1) % n_experts AS SMALLINT) AS expert,
-                         CAST(q AS FLOAT) / {QUANT} AS weight
+# The `routing` export view: one row per (sample, checkpoint, layer, expert), decoded with QUANT;
+# `layer` is the decoder-layer index of the MoE layer (view `moe_layers`: run, ordinal, layer).
+ROUTING_SQL = f"""SELECT r.run, r.step, r.sample_id, m.layer,
+                         CAST((r.i - 1) % r.n_experts AS SMALLINT) AS expert,
+                         CAST(r.q AS FLOAT) / {QUANT} AS weight
                   FROM (SELECT run, step, sample_id, n_experts,
-                               unnest(range(1, len(dist) + 1)) AS i, unnest(dist) AS q FROM sample_rows)"""
+                               unnest(range(1, len(dist) + 1)) AS i, unnest(dist) AS q FROM sample_rows) r
+                  JOIN moe_layers m ON m.run = r.run AND m.ordinal = (r.i - 1) // r.n_experts"""
 
 
 def quantise(dist: np.ndarray) -> np.ndarray:
@@ -71,10 +78,15 @@ def samples_part(run: str, step: int, sample_ids: Sequence[str], loss: np.ndarra
 
 
 def tokens_part(run: str, step: int, sample_id: str, token_ids: np.ndarray, tokens: Sequence[str],
-                expert_ids: np.ndarray, weights: np.ndarray) -> pa.Table:
+                expert_ids: np.ndarray, weights: np.ndarray, routed: np.ndarray | None = None,
+                layers: Sequence[int] | None = None) -> pa.Table:
     """Per-token routes of one sample as (pos, layer, rank) rows; `expert_ids` and `weights`
-    have shape (n_pos, n_layers, top_k), `token_ids` and `tokens` one entry per position."""
-    pos, layer, rank = np.indices(expert_ids.shape).reshape(3, -1)
+    have shape (n_pos, n_layers, top_k), `token_ids`, `tokens` and `routed` (the position is in the
+    run's route span; default all) one entry per position; `layers` the decoder-layer index of
+    each MoE layer (default 0..n_layers-1)."""
+    pos, ordinal, rank = np.indices(expert_ids.shape).reshape(3, -1)
+    layer = np.asarray(layers if layers is not None else range(expert_ids.shape[1]))[ordinal]
+    routed = np.ones(expert_ids.shape[0], dtype=bool) if routed is None else np.asarray(routed, dtype=bool)
     rows = len(pos)
     texts = np.asarray(tokens, dtype=object)
     return pa.Table.from_arrays([
@@ -82,15 +94,17 @@ def tokens_part(run: str, step: int, sample_id: str, token_ids: np.ndarray, toke
         pa.array(pos, pa.int32()), pa.array(np.asarray(token_ids)[pos], pa.int32()), pa.array(texts[pos], pa.string()),
         pa.array(layer, pa.int16()), pa.array(rank, pa.int16()),
         pa.array(np.asarray(expert_ids).reshape(-1), pa.int16()),
-        pa.array(np.asarray(weights, dtype=np.float32).reshape(-1), pa.float32()),
+        pa.array(np.asarray(weights, dtype=np.float32).reshape(-1), pa.float32()), pa.array(routed[pos]),
     ], schema=PART_TOKENS_SCHEMA)
 
 
-def router_file(weights: Sequence[np.ndarray]) -> pa.Table:
-    """Router weight matrices, one row per MoE layer (in depth order), as float16 bytes."""
+def router_file(weights: Sequence[np.ndarray], layers: Sequence[int] | None = None) -> pa.Table:
+    """Router weight matrices, one row per MoE layer in depth order (`layer`: its decoder-layer
+    index, default 0..L-1), as float16 bytes."""
+    layers = list(layers) if layers is not None else list(range(len(weights)))
     return pa.Table.from_pylist([
-        {"layer": i, "n_experts": w.shape[0], "d_model": w.shape[1],
-         "weight": np.asarray(w, dtype=np.float16).tobytes()} for i, w in enumerate(weights)
+        {"layer": layer, "n_experts": w.shape[0], "d_model": w.shape[1],
+         "weight": np.asarray(w, dtype=np.float16).tobytes()} for layer, w in zip(layers, weights)
     ], schema=ROUTER_SCHEMA)
 
 
@@ -111,6 +125,22 @@ def samples_file(run: str, samples: pd.DataFrame, n_tokens: np.ndarray, truncate
         "order": np.arange(len(samples), dtype=np.int32), "text": samples["text"],
     })
     return pa.Table.from_pandas(frame, schema=SAMPLES_SCHEMA, preserve_index=False)
+
+
+def token_means_file(ids: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> pa.Table:
+    """Each token id's mean distribution (sums / counts, shape (n_ids, layers, experts)), quantised."""
+    means = sums / np.maximum(counts, 1)[:, None, None]
+    width = means.shape[1] * means.shape[2]
+    codes = pa.FixedSizeListArray.from_arrays(pa.array(quantise(means).reshape(-1)), width)
+    return pa.Table.from_arrays([pa.array(np.asarray(ids, dtype=np.int32)), pa.array(np.asarray(counts, np.int64)),
+                                 codes.cast(pa.list_(pa.uint16()))], schema=TOKEN_MEANS_SCHEMA)
+
+
+def route_ids_file(sample_ids: Sequence[str], route_ids: Sequence[np.ndarray]) -> pa.Table:
+    """The token ids at each sample's route-span positions (for the token-identity null)."""
+    return pa.Table.from_arrays([pa.array(list(sample_ids), pa.string()),
+                                 pa.array([np.asarray(r, dtype=np.int32) for r in route_ids],
+                                          pa.list_(pa.int32()))], schema=ROUTE_IDS_SCHEMA)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -136,3 +166,18 @@ def decode_checkpoints(tables: Sequence[pa.Table]) -> list[Checkpoint]:
     rows = [row for table in tables for row in table.to_pylist()]
     return sorted(Checkpoint(step=int(r["step"]), tokens=r["tokens"], revision=r["revision"], path=r["path"] or "")
                   for r in rows)
+
+
+def decode_token_means(tables: Sequence[pa.Table], n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token means of one checkpoint's shards, merged by count: ids (ascending) and their mean
+    distributions, float32 (n_ids, n_layers, n_experts)."""
+    table = pa.concat_tables(tables)
+    ids = table.column("token_id").to_numpy()
+    counts = table.column("count").to_numpy().astype(np.float64)
+    means = dequantise(table.column("mean").combine_chunks().values.to_numpy(zero_copy_only=False))
+    means = means.reshape(len(ids), n_layers, -1).astype(np.float64)
+    unique, inverse = np.unique(ids, return_inverse=True)
+    sums, totals = np.zeros((len(unique), *means.shape[1:])), np.zeros(len(unique))
+    np.add.at(sums, inverse, means * counts[:, None, None])
+    np.add.at(totals, inverse, counts)
+    return unique, (sums / np.maximum(totals, 1)[:, None, None]).astype(np.float32)

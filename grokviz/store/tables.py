@@ -52,6 +52,8 @@ ORDER_BY = {
     "coactivation": "run, step, layer, expert_a, expert_b", "load": "run, step, layer, expert",
     "items": "run, item_id", "task_accuracy": "run, split, \"group\", step",
     "contamination": "run, item_id",
+    "validity": "run, \"group\", metric, \"check\"", "onsets": "run, \"group\", metric",
+    "null_metrics": "run, \"group\", null, draw, metric, step", "monitor": "run, step, \"group\", metric",
 }
 EVALUATION_SCHEMAS = {"items": ITEMS_SCHEMA, "task_accuracy": TASK_ACCURACY_SCHEMA,
                       "contamination": CONTAMINATION_SCHEMA}
@@ -82,6 +84,7 @@ class Tables:
         steps = [store.step_dir(r, s) / "checkpoint.parquet" for r in runs
                  for s, _ in store.complete_shards(r)]
         self._view("checkpoints", sorted(set(_existing(steps))), CHECKPOINT_SCHEMA)
+        self.con.from_arrow(moe_layers(store, runs)).create_view("moe_layers")
         for view, sql in VIEW_SQL.items():
             self.con.execute(f"CREATE VIEW {view} AS {sql}")
         self._view("accuracy", [f for r in runs for f in appended.table_files(store, r, "accuracy")],
@@ -107,6 +110,13 @@ class Tables:
             relation = self.con.from_arrow(schema.empty_table())
         relation.create_view(name, replace=True)
 
+    def columns(self, name: str) -> list[str]:
+        """The columns of one view (older stores may lack columns added since)."""
+        views = {row[0] for row in self.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        if name not in views:
+            raise InputError(f"no view {name!r}; views: {sorted(views)}", field="table")
+        return [row[0] for row in self.con.execute(f"DESCRIBE {name}").fetchall()]
+
     def query(self, sql: str, params: list | tuple | None = None) -> pd.DataFrame:
         """Run a parameterised query and return a DataFrame."""
         return self.con.execute(sql, params or []).df()
@@ -129,6 +139,17 @@ class Tables:
 
     def __exit__(self, *_exc) -> None:
         self.close()
+
+
+def moe_layers(store: Store, runs: list[str]) -> pa.Table:
+    """(run, ordinal, layer): the decoder-layer index of each MoE layer of each run, in depth order."""
+    rows = []
+    for run in runs:
+        model = store.run_info(run).get("model", {})
+        layers = model.get("decoder_layers") or range(int(model.get("n_layers", 0)))
+        rows += [{"run": run, "ordinal": i, "layer": int(layer)} for i, layer in enumerate(layers)]
+    return pa.Table.from_pylist(rows, schema=pa.schema([("run", pa.string()), ("ordinal", pa.int16()),
+                                                        ("layer", pa.int16())]))
 
 
 def _existing(paths) -> list[str]:
@@ -168,6 +189,25 @@ def read_checkpoints(store: Store, run: str) -> list[Checkpoint]:
     steps = sorted({step for step, _ in store.complete_shards(run)})
     paths = [store.step_dir(run, step) / "checkpoint.parquet" for step in steps]
     return shards.decode_checkpoints([read_parquet(path) for path in paths if path.exists()])
+
+
+def read_token_means(store: Store, run: str, step: int, n_layers: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each token id's mean router distribution at a checkpoint, merged over its shards: ids
+    (ascending) and means (n_ids, n_layers, n_experts); None when the run stored none."""
+    files = [store.shard_dir(run, s, shard, partial=False) / "token_means.parquet"
+             for s, shard in store.complete_shards(run) if s == step]
+    files = [f for f in files if f.exists()]
+    return shards.decode_token_means([read_parquet(f) for f in files], n_layers) if files else None
+
+
+def read_route_ids(store: Store, run: str) -> pd.Series | None:
+    """sample_id -> the token ids at its route-span positions (None when the run stored none)."""
+    path = store.run_dir(run) / "route_ids.parquet"
+    if not path.exists():
+        return None
+    table = read_parquet(path)
+    ids = table.column("route_ids").to_pylist()
+    return pd.Series([np.asarray(i, dtype=np.int64) for i in ids], index=table.column("sample_id").to_pylist())
 
 
 def read_router_weights(store: Store, run: str, step: int) -> list[np.ndarray]:

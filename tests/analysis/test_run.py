@@ -24,7 +24,8 @@ def test_tables_hold_the_numbers_of_a_real_run(analyzed_store):
     assert len(pathways) == 12 * 3
     assert pathways["pathway"].str.count("-").eq(2).all()  # three layers
     memorized = read_analysis(analyzed_store, "tiny", "memorization")
-    assert set(memorized["eps"]) == {5.0} and (memorized["delta"] == 0.05).all()
+    assert set(memorized["eps"]) == {5.0} and (memorized["delta"] == 5.0).all()
+    assert memorized["memorized"].all() and set(memorized["t_star"]) == {100}  # every loss within delta at once
     generalized = read_analysis(analyzed_store, "tiny", "generalization")
     assert set(generalized["t_hash"]) <= {200, 300}
     metrics = read_analysis(analyzed_store, "tiny", "group_metrics")
@@ -49,13 +50,13 @@ def test_pairs_join_pretrain_and_test_groups_of_one_domain(analyzed_store):
 
 def test_same_settings_reuse_the_cache_and_new_settings_do_not(analyzed_store):
     key = latest_key(analyzed_store, "tiny")
-    again = analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000), analyzed_store, progress=False)
+    again = analyze(AnalyzeConfig(run="tiny", eps=5.0, delta=5.0, max_pairs=1000), analyzed_store, progress=False)
     assert again.cached and again.key == key
-    other = analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000, top_k=1, tau=None, pairing=False,
+    other = analyze(AnalyzeConfig(run="tiny", eps=5.0, delta=5.0, max_pairs=1000, top_k=1, tau=None, pairing=False,
                                   projection=False), analyzed_store, progress=False)
     assert not other.cached and other.key != key
     assert read_analysis(analyzed_store, "tiny", "pathways")["n_kept"].eq(3).all()
-    analyze(AnalyzeConfig(run="tiny", eps=5.0, max_pairs=1000), analyzed_store, progress=False)
+    analyze(AnalyzeConfig(run="tiny", eps=5.0, delta=5.0, max_pairs=1000), analyzed_store, progress=False)
     assert latest_key(analyzed_store, "tiny") == key
 
 

@@ -21,6 +21,7 @@ def test_the_report_of_the_demo_is_one_offline_file(demo_store, tmp_path, capsys
     headings = re.findall(r"<h2>(.*?)</h2>", page)
     assert "Memorisation steps and test accuracy (paper Fig. 1)" in headings
     assert any("Pretrain@" in heading for heading in headings)  # the pairs of the analysis
+    assert page.count("demo: preset paper; tau 0.7; distance char; positions predicting") == len(headings)  # every figure
 
 
 def test_a_report_needs_an_html_name_and_an_existing_run(demo_store, tmp_path):

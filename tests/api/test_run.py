@@ -117,7 +117,10 @@ def test_pairs_and_map_come_from_the_real_analysis(demo_store):
 def test_every_figure_kind_draws_on_the_demo(demo_store, kind):
     with Run(demo_store, "demo") as run:
         figure = run.figure(kind)
+        stamp = run.stamp()
     assert figure.data and "demo" in figure.layout.title.text
+    assert stamp == "demo: preset paper; tau 0.7; distance char; positions predicting"
+    assert stamp in [a.text for a in figure.layout.annotations]  # the settings travel with the figure
 
 
 def test_figure_errors_name_what_exists(run):

@@ -106,6 +106,8 @@ def test_every_page_shows_its_figure_on_the_analysed_demo(monkeypatch, demo_stor
     at = open_app(monkeypatch, demo_store.root, page, timeout=120)
     figure = chart(at, MUST_SHOW[page])
     assert figure["data"], f"{page}: the {MUST_SHOW[page]} figure is empty"
+    stamps = [a["text"] for a in figure["layout"].get("annotations", []) if a.get("name") == "grokviz-stamp"]
+    assert stamps == ["demo: preset paper; tau 0.7; distance char; positions predicting"]
     assert not at.info, texts(at.info)
     if page == "grokking":  # two MoE layers: the degenerate consistency is replaced, and the page says why
         assert any("Consistency is not drawn" in caption.value for caption in at.caption)

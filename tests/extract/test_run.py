@@ -16,7 +16,9 @@ from grokviz.store.tables import Tables, read_router_weights, read_step
 
 def independent_recomputation(folder, texts, prompts):
     """Per sample, one unpadded forward: router inputs captured by pre-hooks, softmax(W x)
-    averaged over tokens, top-k of it, and the loss by a manual log-softmax."""
+    averaged over the route span (the default `auto`: every token of plain text; for a sample
+    with a prompt the positions that predict a completion token), top-k of it, and the loss by a
+    manual log-softmax (word-level tokens: the prompt's tokens are a prefix of the text's)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(folder)
@@ -34,9 +36,10 @@ def independent_recomputation(folder, texts, prompts):
             h.remove()
         with torch.no_grad():
             probs = [torch.softmax(x.reshape(-1, x.shape[-1]) @ r.weight.T, -1) for x, r in zip(inputs, routers)]
-        dist = torch.stack([p.mean(0) for p in probs])  # (layers, experts)
+        start = len(tok(prompt)["input_ids"]) if prompt else 1  # first token that carries loss
+        span = slice(start - 1, ids.shape[1] - 1) if prompt else slice(None)  # positions predicting it on
+        dist = torch.stack([p[span].mean(0) for p in probs])  # (layers, experts)
         topk = torch.stack([p.topk(model.config.num_experts_per_tok, -1).indices for p in probs], 1)
-        start = len(tok(prompt)["input_ids"]) if prompt else 1
         logp = logits[:-1] - torch.logsumexp(logits[:-1], -1, keepdim=True)
         targets = ids[0, 1:]
         nll = -logp[torch.arange(len(targets)), targets][start - 1:]

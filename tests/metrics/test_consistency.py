@@ -84,3 +84,54 @@ def test_two_layers_give_zero_consistency_for_positive_cosine():
 def test_bad_input_raises(dist, weights, message):
     with pytest.raises(ValueError, match=message):
         cons.consistency(dist, weights)
+
+
+# --- options (METHOD 4) ---------------------------------------------------------------------------
+METHOD_G = np.array([[[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.2, 0.3, 0.5]]])  # 1 sample, 3 layers, 3 experts
+
+
+def test_full_weights_follow_the_formula_as_written():
+    c, _ = cons.consistency(METHOD_G, [np.eye(3)] * 3)
+    assert c[0] == pytest.approx(0.118, abs=5e-4)
+
+
+def test_selected_experts_only():
+    selected = cons.selected_weights(METHOD_G, tau=0.7)
+    assert selected.tolist() == [[[0.5, 0.3, 0.0], [0.0, 0.3, 0.5], [0.0, 0.3, 0.5]]]
+    c, _ = cons.consistency(selected, [np.eye(3)] * 3)
+    assert c[0] == pytest.approx(0.368, abs=5e-4)
+    renormalised = selected / selected.sum(axis=2, keepdims=True)  # a cosine ignores each layer's scale
+    np.testing.assert_allclose(cons.consistency(renormalised, [np.eye(3)] * 3)[0], c)
+
+
+def slow_per_token_cosines(rows, experts, weights, n_rows, router):
+    """Reference: loop over tokens and layers, e_l = sum_k w_k W_l[e_k], cosines averaged per sample."""
+    sums, counts = np.zeros((n_rows, experts.shape[1] - 1)), np.zeros(n_rows)
+    for t, row in enumerate(rows):
+        emb = [sum(w * router[layer][e] for e, w in zip(experts[t, layer], weights[t, layer]))
+               for layer in range(experts.shape[1])]
+        for layer in range(len(emb) - 1):
+            a, b = emb[layer], emb[layer + 1]
+            sums[row, layer] += a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        counts[row] += 1
+    return sums / counts[:, None]
+
+
+def test_per_token_cosines_match_a_slow_reference():
+    rng = np.random.default_rng(0)
+    n_tokens, layers, experts_n, k, d = 30, 4, 6, 2, 5
+    experts = np.stack([np.stack([rng.choice(experts_n, k, replace=False) for _ in range(layers)])
+                        for _ in range(n_tokens)])
+    weights = rng.uniform(0.05, 0.5, (n_tokens, layers, k))
+    rows = np.sort(rng.integers(0, 3, n_tokens))
+    router = rng.normal(size=(layers, experts_n, d))
+    np.testing.assert_allclose(cons.per_token_cosines(rows, experts, weights, 3, router, experts_n),
+                               slow_per_token_cosines(rows, experts, weights, 3, router), atol=1e-12)
+
+
+def test_topk_distribution_averages_the_sparse_topk_over_tokens():
+    experts = np.array([[[0, 1]], [[1, 2]]])  # 2 tokens of sample 0, 1 layer, top-2
+    weights = np.array([[[0.5, 0.2]], [[0.4, 0.4]]])
+    got = cons.topk_distribution(np.array([0, 0]), experts, weights, 2, 3)
+    np.testing.assert_allclose(got[0], [[0.25, 0.3, 0.2]])
+    assert np.isnan(got[1]).all()  # a sample without tokens has no value

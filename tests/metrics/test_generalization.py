@@ -75,7 +75,7 @@ def test_group_accuracy_matches_loops():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: gen.generalisation_steps([[0, 2]], [1, 2]), "only 0 and 1"),
+        (lambda: gen.generalisation_steps([[0, 2]], [1, 2]), "only 0, 1 and NaN"),
         (lambda: gen.generalisation_steps([[0, 1]], [2, 1]), "ascending"),
         (lambda: gen.generalisation_steps([[0, 1]], [1]), "one step per"),
         (lambda: gen.generalization_table(["a"], [], [[0, 1]], [1, 2]), "one item_id"),

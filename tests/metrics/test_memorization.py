@@ -67,7 +67,7 @@ def test_missing_final_loss_never_memorizes():
 
 def test_memorized_before_last_excludes_the_final_checkpoint():
     t_star = np.array([5, 615, -1])
-    assert mem.memorized_before_last(t_star, STEPS).tolist() == [True, False, False]
+    assert mem.before_last(t_star, STEPS).tolist() == [True, False, False]
 
 
 @FAST

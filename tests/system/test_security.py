@@ -37,6 +37,7 @@ WRAPPERS = {("grokviz/store/tables.py", "query")}  # passes its `sql` parameter 
 ALLOWED_FIELDS = {
     ("grokviz/store/tables.py", "__init__"): {"view", "sql"},  # `for view, sql in VIEW_SQL.items()`
     ("grokviz/store/tables.py", "table"): {"columns", "name", "ORDER_BY[name]"},  # name in ORDER_BY, checked first
+    ("grokviz/store/tables.py", "columns"): {"name"},  # name is one of the views, checked first
     ("grokviz/store/queries.py", "token_links"): {"clause"},  # `_ids_clause`: "" or a fixed "... IN (SELECT unnest(?))"
 }
 

@@ -46,7 +46,7 @@ def main() -> None:
     with c1:
         step = widgets.choose("Checkpoint", "step", steps, default=steps[-1], widget=st.select_slider)
     with c2:
-        layer = widgets.choose("Layer", "layer", list(range(n_layers)), widget=st.select_slider) if n_layers > 1 else 0
+        layer = widgets.choose("Layer", "layer", cache.layers(ctx), widget=st.select_slider) if n_layers > 1 else cache.layers(ctx)[0]
     left, right = st.columns(2)
     co, load = tables["coactivation"], tables["load"]
     with left:

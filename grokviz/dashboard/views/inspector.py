@@ -59,8 +59,8 @@ def main() -> None:
         sample = widgets.pick_sample(ctx)
     with c2:
         step = widgets.choose("Checkpoint", "step", steps, default=steps[-1], widget=st.select_slider)
-        layer = widgets.choose("Colour tokens by their top-1 expert at layer", "layer", list(range(n_layers)),
-                               widget=st.select_slider) if n_layers > 1 else 0
+        layer = widgets.choose("Colour tokens by their top-1 expert at layer", "layer", cache.layers(ctx),
+                               widget=st.select_slider) if n_layers > 1 else cache.layers(ctx)[0]
     if sample is None:
         return
     record = cache.sample_record(ctx, sample)

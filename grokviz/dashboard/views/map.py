@@ -20,8 +20,8 @@ def selection_panel(ctx, step: int, nonce: int) -> None:
         return
     st.success(f"{len(chosen)} samples selected: {', '.join(chosen[:8])}{' ...' if len(chosen) > 8 else ''}")
     c1, c2, c3 = st.columns(3)
-    c1.page_link("app_pages/pathways.py", label="Their pathways (Sankey)", icon=":material/account_tree:")
-    c2.page_link("app_pages/inspector.py", label="Inspect them one by one", icon=":material/search:")
+    c1.page_link(widgets.page("pathways"), label="Their pathways (Sankey)", icon=":material/account_tree:")
+    c2.page_link(widgets.page("inspector"), label="Inspect them one by one", icon=":material/search:")
     if c3.button("Clear selection", key="clear_selection"):
         widgets.set_selection(ctx, step, [])
         st.session_state["map_nonce"] = nonce + 1  # a new chart key also clears the chart's own selection

@@ -26,7 +26,7 @@ def controls(ctx, steps: list[int], n_layers: int, n_experts: int) -> dict:
         top_n = widgets.choose("Experts per layer (rest bucketed as 'other')", "topn", list(range(1, n_experts + 1)),
                                default=min(8, n_experts), widget=st.select_slider)
     with c3:
-        layers = widgets.layer_range("Layers", "layers", n_layers)
+        layers = widgets.layer_range("MoE layers (counted from the first)", "layers", n_layers)
         left = widgets.choose("Checkpoint (left)", "step", steps, default=steps[0], widget=st.select_slider)
         right = widgets.choose("Checkpoint (right)", "step2", steps, default=steps[-1], widget=st.select_slider)
     sample = widgets.pick_sample(ctx) if source == "sample" else None
@@ -74,7 +74,7 @@ def main() -> None:
         else:
             links = cache.sample_links(ctx, step, ids, 0.7 if c["flow"] == "sample-tau" else None, c["layers"])
         fig = sankey.pathway_sankey(links, n_experts, c["layers"], c["top_n"], title=f"step {step:,}", unit=unit,
-                                    height=420 + 8 * c["top_n"])
+                                    height=420 + 8 * c["top_n"], layer_labels=cache.layers(ctx))
         with column:
             widgets.show(fig, f"{ctx.run}-sankey-step{step}", key=key)
 

@@ -1,0 +1,105 @@
+"""Null baselines of the pathway metrics (METHOD 11.4), recomputed through the same pipeline.
+
+- Random groups: for each domain, `draws` groups of the same size drawn (seeded, fixed across
+  checkpoints) from all memorised samples of the run, so a trend common to the whole model is
+  not credited to one domain. Only with two or more domains: with one, the pool is the domain.
+- Token identity: every token's router distribution replaced by the mean distribution of its
+  token id at that checkpoint (over all samples of the run, from the stored token means), then
+  averaged over the sample's route-span positions as usual. What survives this null is routing
+  that depends on context, the part the paper's story is about. At most `cap` members per group.
+Rows: (step, group, null, draw, metric, value). Pure NumPy / pandas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from grokviz import names
+from grokviz.metrics.consistency import consistency
+from grokviz.metrics.distance import mean_pairwise_distance
+from grokviz.metrics.pathways import pathway_strings
+
+COLUMNS = [names.STEP, names.GROUP, "null", "draw", "metric", "value"]
+DRAWS = 5  # random groups per domain
+NULL_PAIRS = 2000  # pair budget of a null's mean distance (sampled above it, unbiased)
+CAP = 500  # members per group in the token-identity null
+
+
+def random_draws(domains: dict[str, np.ndarray], pool: np.ndarray, draws: int = DRAWS,
+                 seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """domain -> `draws` seeded samples of its size from `pool` (empty with fewer than 2 domains).
+
+    >>> out = random_draws({"a": np.array(["1", "2"]), "b": np.array(["3"])}, np.array(["1", "2", "3"]), 2)
+    >>> [len(d) for d in out["a"]], [len(d) for d in out["b"]]
+    ([2, 2], [1, 1])
+    """
+    if len(domains) < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    return {name: [np.sort(rng.choice(pool, size=len(ids), replace=False)) for _ in range(draws)]
+            for name, ids in sorted(domains.items())}
+
+
+def token_identity_dist(route_ids: list[np.ndarray], token_ids: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Each sample's null distribution: the mean over its route-span token ids of their token means.
+
+    `token_ids` (ascending) index `means` (n_ids, L, E); returns (n_samples, L, E), NaN rows for
+    samples without route positions.
+
+    >>> means = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # token 5 -> expert 0, token 9 -> expert 1
+    >>> token_identity_dist([np.array([5, 9, 9])], np.array([5, 9]), means).round(3).tolist()
+    [[[0.333, 0.667]]]
+    """
+    out = np.full((len(route_ids), *means.shape[1:]), np.nan)
+    for i, ids in enumerate(route_ids):
+        if len(ids):
+            rows = np.searchsorted(token_ids, ids)
+            out[i] = means[np.clip(rows, 0, len(token_ids) - 1)].mean(axis=0)
+    return out
+
+
+def group_rows(step: int, group: str, null: str, draw: int, strings: list[str], c_values: np.ndarray,
+               mean_cos: np.ndarray, level: str, seed: int) -> list[dict]:
+    """Distance, consistency and mean cosine of one null group at one checkpoint."""
+    distance = mean_pairwise_distance(strings, level, NULL_PAIRS, seed).value if len(strings) > 1 else np.nan
+    with np.errstate(invalid="ignore"):
+        values = {"distance": distance, "consistency": float(np.nanmean(c_values)) if len(c_values) else np.nan,
+                  "mean_cosine": float(np.nanmean(mean_cos)) if len(mean_cos) else np.nan}
+    return [{names.STEP: step, names.GROUP: group, "null": null, "draw": draw, "metric": m, "value": v}
+            for m, v in values.items()]
+
+
+def random_group_rows(step: int, table: pd.DataFrame, draws: dict[str, list[np.ndarray]], level: str,
+                      seed: int) -> list[dict]:
+    """The random-groups null at one checkpoint, from its pathway table (sample_id, pathway, ...)."""
+    index = pd.Index(table[names.SAMPLE_ID])
+    rows = []
+    for group, samples in draws.items():
+        for draw, ids in enumerate(samples):
+            part = table.iloc[index.get_indexer(ids)]
+            rows += group_rows(step, group, "random_groups", draw, part["pathway"].tolist(),
+                               part["consistency"].to_numpy(), part["mean_cosine"].to_numpy(), level, seed)
+    return rows
+
+
+def token_identity_rows(step: int, groups: dict[str, np.ndarray], route_ids: pd.Series, token_ids: np.ndarray,
+                        means: np.ndarray, router: list[np.ndarray], tau: float | None, top_k: int | None,
+                        level: str, seed: int, cap: int = CAP) -> list[dict]:
+    """The token-identity null of every group at one checkpoint (at most `cap` members each)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, ids in groups.items():
+        ids = [i for i in ids if i in route_ids.index]
+        if len(ids) > cap:
+            ids = sorted(rng.choice(ids, cap, replace=False))
+        if not ids:
+            continue
+        dist = token_identity_dist([route_ids[i] for i in ids], token_ids, means)
+        dist = dist[np.isfinite(dist).all(axis=(1, 2))]
+        if not len(dist):
+            continue
+        c_values, mean_cos = consistency(dist, router) if dist.shape[1] > 1 else (np.array([]), np.array([]))
+        rows += group_rows(step, group, "token_identity", 0, pathway_strings(dist, tau, top_k), c_values,
+                           mean_cos, level, seed)
+    return rows
