@@ -71,7 +71,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "contamination": (RUN, ITEM_ID, GROUP, "score", "dropped", STEP, "k"),
     "validity": (RUN, GROUP, "metric", "check", "value", "low", "high", "n"),
     "onsets": (RUN, GROUP, "metric", "routing_onset", "accuracy_onset"),
-    "null_metrics": (RUN, STEP, GROUP, "null", "draw", "metric", "value"),
+    "null_metrics": (RUN, STEP, GROUP, "baseline", "draw", "metric", "value"),
     "monitor": (RUN, STEP, GROUP, "metric", "value"),
 }
 

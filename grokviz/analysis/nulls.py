@@ -20,7 +20,7 @@ from grokviz.metrics.consistency import consistency
 from grokviz.metrics.distance import mean_pairwise_distance
 from grokviz.metrics.pathways import pathway_strings
 
-COLUMNS = [names.STEP, names.GROUP, "null", "draw", "metric", "value"]
+COLUMNS = [names.STEP, names.GROUP, "baseline", "draw", "metric", "value"]
 DRAWS = 5  # random groups per domain
 NULL_PAIRS = 2000  # pair budget of a null's mean distance (sampled above it, unbiased)
 CAP = 500  # members per group in the token-identity null
@@ -66,7 +66,7 @@ def group_rows(step: int, group: str, null: str, draw: int, strings: list[str], 
     with np.errstate(invalid="ignore"):
         values = {"distance": distance, "consistency": float(np.nanmean(c_values)) if len(c_values) else np.nan,
                   "mean_cosine": float(np.nanmean(mean_cos)) if len(mean_cos) else np.nan}
-    return [{names.STEP: step, names.GROUP: group, "null": null, "draw": draw, "metric": m, "value": v}
+    return [{names.STEP: step, names.GROUP: group, "baseline": null, "draw": draw, "metric": m, "value": v}
             for m, v in values.items()]
 
 

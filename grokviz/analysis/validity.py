@@ -87,7 +87,7 @@ def validity_table(run: str, metrics: pd.DataFrame, acc: pd.DataFrame, steps: li
                    permutations: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Rows (run, group, metric, check, value, low, high, n) for every group of `targets` (group ->
     the accuracy group it is judged against) and every metric it has. `nulls` holds the null
-    baselines' series (step, group, null, draw, metric, value)."""
+    baselines. series (step, group, baseline, draw, metric, value)."""
     clock = (np.asarray(steps) if control == "step" else np.arange(len(steps))).astype(np.float64)
     rows = []
     for group, target in targets.items():
@@ -119,7 +119,7 @@ def _null_series(nulls: pd.DataFrame, group: str, metric: str, steps: list[int])
         return {}
     part = nulls[(nulls[names.GROUP] == group) & (nulls["metric"] == metric)]
     out: dict[str, list[np.ndarray]] = {}
-    for (null, _draw), rows in part.groupby(["null", "draw"]):
+    for (null, _draw), rows in part.groupby(["baseline", "draw"]):
         out.setdefault(str(null), []).append(rows.set_index(names.STEP)["value"].reindex(steps).to_numpy(float))
     return out
 

@@ -10,6 +10,8 @@ asked for. Torch layer: imports the capture code, never Streamlit.
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import torch
 
@@ -21,8 +23,9 @@ from grokviz.extract.encode import encode_samples, pad_batch, token_batches
 from grokviz.inputs.samples import validate_samples
 from grokviz.metrics.consistency import consistency
 from grokviz.metrics.distance import mean_pairwise_distance
+from grokviz.metrics.onset import routing_onset, settled_step
 from grokviz.metrics.pathways import pathway_strings
-from grokviz.store.appended import append_table
+from grokviz.store.appended import append_table, read_appended
 from grokviz.store.layout import Store
 
 MONITOR_COLUMNS = [names.RUN, names.STEP, names.GROUP, "metric", "value"]
@@ -48,6 +51,10 @@ class PathwayMonitor:
         self.writer = _tensorboard(tensorboard_dir)
         self.wandb_run = wandb_run
         self._registered = False
+        self._reported: dict[tuple[str, str], int] = {}  # onsets already printed
+        earlier = read_appended(store, self.run, "monitor")  # a resumed training run continues its history
+        self.history = (earlier[~earlier["metric"].str.startswith("onset_")][MONITOR_COLUMNS] if len(earlier)
+                        else pd.DataFrame(columns=MONITOR_COLUMNS))
 
     @torch.no_grad()
     def measure(self, model: torch.nn.Module) -> tuple[list[str], torch.Tensor, pd.Series]:
@@ -94,10 +101,33 @@ class PathwayMonitor:
                       "distinct_pathways": float(part["pathway"].nunique())}
             rows += [{names.RUN: self.run, names.STEP: int(step), names.GROUP: group, "metric": k,
                       "value": float(v)} for k, v in values.items()]
+        self.history = pd.concat([self.history, pd.DataFrame(rows, columns=MONITOR_COLUMNS)], ignore_index=True)
+        rows += self._onsets(int(step))
         table = pd.DataFrame(rows, columns=MONITOR_COLUMNS)
         append_table(self.store, self.run, "monitor", table, part=f"step{int(step):09d}")
         self._scalars(step, table)
         return table
+
+    def _onsets(self, step: int) -> list[dict]:
+        """Routing-only onsets found so far (METHOD 11.5), one row per group and metric, printed the
+        first time they are found: from the step where the group's probe loss made 90% of its drop,
+        the detector of `grokviz.metrics.onset` on distance and mean layer cosine. No test set."""
+        rows = []
+        for group, part in self.history.groupby(names.GROUP, sort=True):
+            wide = part.pivot_table(index=names.STEP, columns="metric", values="value").sort_index()
+            start = settled_step(wide.index, wide[names.LOSS]) if names.LOSS in wide else None
+            for metric in ("distance", "mean_cosine"):
+                found = routing_onset(wide.index, wide[metric], start) if start is not None and metric in wide else None
+                if found is None or found.step is None:
+                    continue
+                rows.append({names.RUN: self.run, names.STEP: step, names.GROUP: group,
+                             "metric": f"onset_{metric}", "value": float(found.step)})
+                if self._reported.get((group, metric)) != found.step:
+                    self._reported[(group, metric)] = found.step
+                    trend = "converging" if (found.direction < 0) == (metric == "distance") else "diverging"
+                    print(f"grokviz monitor: {group}: pathways started {trend} at step {found.step:,} "
+                          f"({metric.replace('_', ' ')}; routing only, no test set)", file=sys.stderr, flush=True)
+        return rows
 
     def _scalars(self, step: int, table: pd.DataFrame) -> None:
         scalars = {f"grokviz/{r.group}/{r.metric}": r.value for r in table.itertuples()}

@@ -171,3 +171,18 @@ def accuracy_onset(steps: Sequence[float], accuracy: Sequence[float],
         return None
     stays = np.logical_and.accumulate(above[::-1])[::-1]
     return int(round(s[int(np.argmax(stays))]))
+
+
+def settled_step(steps: Sequence[float], loss: Sequence[float], fraction: float = 0.9) -> float | None:
+    """The first step at which a loss curve has made `fraction` of its drop so far (from its first
+    value to its minimum): where the live monitor starts looking for a routing onset, from
+    training loss alone. None with fewer than 2 finite points or no drop.
+
+    >>> settled_step([0, 10, 20, 30], [4.0, 1.0, 0.5, 0.45])
+    20.0
+    """
+    s, y = _kept(steps, loss, None)
+    if len(y) < 2 or y.min() >= y[0]:
+        return None
+    target = y[0] - fraction * (y[0] - y.min())
+    return float(s[int(np.argmax(y <= target))])

@@ -53,7 +53,7 @@ ORDER_BY = {
     "items": "run, item_id", "task_accuracy": "run, split, \"group\", step",
     "contamination": "run, item_id",
     "validity": "run, \"group\", metric, \"check\"", "onsets": "run, \"group\", metric",
-    "null_metrics": "run, \"group\", null, draw, metric, step", "monitor": "run, step, \"group\", metric",
+    "null_metrics": "run, \"group\", baseline, draw, metric, step", "monitor": "run, step, \"group\", metric",
 }
 EVALUATION_SCHEMAS = {"items": ITEMS_SCHEMA, "task_accuracy": TASK_ACCURACY_SCHEMA,
                       "contamination": CONTAMINATION_SCHEMA}

@@ -70,3 +70,25 @@ def test_specificity_across_the_pairs_of_one_domain_shares_the_own_window():
     assert not distance.loc[("math/Pretrain@6", "math/Test@4"), "pearson"] <= -0.9  # flat or weaker (NaN: flat there)
     windows = distance.groupby(level="metric_group")["window"].nunique()
     assert (windows == 1).all()  # own and other rows over the same checkpoints
+
+
+def test_validity_specificity_on_a_run_where_a_follows_its_own_accuracy_only():
+    """Group a's distance follows a's accuracy; b's accuracy rises at another time: the own
+    correlation is strong, the other weak, and the verdict says yes for a."""
+    from grokviz.analysis import validity
+
+    rng = np.random.default_rng(0)
+    steps = list(range(0, 400, 10))
+    s = np.asarray(steps, dtype=float)
+    acc_a, acc_b = 1 / (1 + np.exp(-(s - 150) / 15)), 1 / (1 + np.exp(-(s - 320) / 15))
+    acc = pd.concat([pd.DataFrame({"step": steps, "group": g, "split": "test", "accuracy": a})
+                     for g, a in (("a", acc_a), ("b", acc_b))])
+    metrics = pd.concat([pd.DataFrame({"step": steps, "group": g, "metric": "distance",
+                                       "value": 10 - 5 * a + rng.normal(0, 0.1, len(steps))})
+                         for g, a in (("a", acc_a), ("b", acc_b))])
+    table = validity.validity_table("r", metrics, acc, steps, {"a": "a", "b": "b"}, pd.DataFrame(), None,
+                                    bootstrap=200, permutations=200)
+    spec = table[(table["group"] == "a") & (table["check"] == "specificity")].iloc[0]
+    assert spec["value"] < -0.95 and spec["high"] > -0.8 and spec["n"] == 1  # own vs b's accuracy
+    ok, line = validity.verdict(table[(table["group"] == "a") & (table["metric"] == "distance")], "distance")
+    assert ok and line.startswith("tracks held-out accuracy beyond the time trend: yes")

@@ -55,3 +55,22 @@ def test_monitor_in_a_plain_loop_matches_a_direct_measurement(tmp_path, probe):
     assert got == pytest.approx(expected_loss)
     assert all(len(p.split("-")) == 3 and "," not in p for p in pathways)  # top-1, three layers
     assert dist.shape == (10, 3, 8)
+
+
+def test_the_monitor_reports_a_routing_onset_when_pathways_start_converging(tmp_path, probe, capsys):
+    """A history where the probe loss settles by step 40 and the distance drops around step 300:
+    the monitor prints the onset once and writes it as a row, with no test set involved."""
+    import numpy as np
+
+    monitor = PathwayMonitor(Store(tmp_path / "data"), "live", probe, build_tokenizer(WORDS))
+    steps = np.arange(0, 600, 20)
+    loss = np.maximum(3.0 - 0.08 * steps, 0.2)
+    distance = 6 - 2 / (1 + np.exp(-(steps - 300) / 15)) + np.random.default_rng(0).normal(0, 0.02, len(steps))
+    monitor.history = pd.DataFrame([{"run": "live", "step": int(s), "group": "pow3", "metric": m, "value": float(v)}
+                                    for s, l, d in zip(steps, loss, distance) for m, v in (("loss", l), ("distance", d))])
+    rows = monitor._onsets(int(steps[-1]))
+    assert [(r["group"], r["metric"]) for r in rows] == [("pow3", "onset_distance")]
+    assert abs(rows[0]["value"] - 300) <= 20
+    assert "pow3: pathways started converging at step 300" in capsys.readouterr().err
+    monitor._onsets(int(steps[-1]))
+    assert capsys.readouterr().err == ""  # printed once

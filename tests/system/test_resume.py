@@ -12,7 +12,7 @@ import pytest
 from factories import ROOT, sample_rows, write_jsonl
 
 from grokviz.names import EXTRACTION_TABLES
-from grokviz.store.layout import Store
+from grokviz.store.layout import Store, read_parquet
 from grokviz.store.tables import Tables
 
 pytestmark = pytest.mark.slow
@@ -54,3 +54,7 @@ def test_sigkill_mid_checkpoint_then_rerun_gives_the_uninterrupted_tables(series
     clean = Store(tmp_path / "clean")
     for table in EXTRACTION_TABLES:
         assert Tables(store, "r").table(table).equals(Tables(clean, "r").table(table)), table
+    for step in (100, 200, 300):  # the token means of a resumed shard are those of an uninterrupted one
+        path = store.shard_dir("r", step, (0, 1), partial=False) / "token_means.parquet"
+        assert read_parquet(path).equals(read_parquet(clean.shard_dir("r", step, (0, 1), partial=False)
+                                                      / "token_means.parquet")), step
