@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
+
 from grokviz.api import Run
 from grokviz.errors import InputError
-from grokviz.figures import report
+from grokviz.figures import grokking, report, story
 from grokviz.store.layout import Store
 
 MAX_PAIRS = 6  # pairs drawn in the report, in the analysis' order
@@ -31,7 +33,25 @@ def report_inputs(run: Run) -> dict[str, Any]:
     if steps and int(model.get("n_layers", 1)) > 1:
         inputs["links"] = run.sample_links(steps[-1])
     inputs["pair_series"] = [run.pair_series(label) for label in run.pair_labels()[:MAX_PAIRS]]
+    inputs["story"] = story_sections(run)
     return inputs
+
+
+def story_sections(run: Run) -> list[tuple[str, go.Figure]]:
+    """The Overview's headline and findings, and the validity panels of the largest judged group."""
+    frames = run.story()
+    if not frames["findings"]:
+        return []
+    sections = [("What happened, per task: accuracy, pathway distance, onsets and verdicts",
+                 story.headline(frames["curves"], frames["marks"], frames["verdicts"],
+                                title=f"{run.name}: accuracy and pathway distance per task")),
+                ("Findings per task", grokking.table_figure(story.findings_table(frames["findings"])))]
+    top = run.targets().iloc[0]
+    n_layers = int(run.model().get("n_layers", 0))
+    for metric in grokking.drawable(["distance", "mean_cosine", "consistency"], n_layers):
+        sections.append((f"Is the signal real? {top['label']}: {metric.replace('_', ' ')}",
+                         run.figure("validity", group=top["group"], metric=metric)))
+    return sections
 
 
 def build_report(run: Run) -> str:

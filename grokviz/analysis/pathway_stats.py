@@ -28,10 +28,11 @@ from grokviz.metrics.distance import (
     cross_mean_distance,
     mean_pairwise_distance,
     per_layer_mean_distance,
+    sample_interval,
 )
 from grokviz.metrics.pathways import layer_strings, n_kept, pathway_strings
 
-METRIC_COLUMNS = [names.STEP, names.GROUP, "metric", "value", "stderr", "n_samples", "n_pairs"]
+METRIC_COLUMNS = [names.STEP, names.GROUP, "metric", "value", "stderr", "n_samples", "n_pairs", "low", "high"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,12 +96,24 @@ def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list
     return table, layer_strings(dist, tau=tau, top_k=top_k)
 
 
-def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float, n_samples: int) -> dict:
+def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float, n_samples: int,
+         band: tuple[float, float] = (np.nan, np.nan)) -> dict:
+    """One long row; `band` is the 95% interval over the group's samples (low, high)."""
     if isinstance(estimate, DistanceEstimate):
         return {names.STEP: step, names.GROUP: group, "metric": metric, "value": estimate.value,
-                "stderr": estimate.stderr, "n_samples": n_samples, "n_pairs": estimate.n_pairs}
+                "stderr": estimate.stderr, "n_samples": n_samples, "n_pairs": estimate.n_pairs,
+                "low": band[0], "high": band[1]}
     return {names.STEP: step, names.GROUP: group, "metric": metric, "value": float(estimate),
-            "stderr": np.nan, "n_samples": n_samples, "n_pairs": 0}
+            "stderr": np.nan, "n_samples": n_samples, "n_pairs": 0, "low": band[0], "high": band[1]}
+
+
+def _mean_band(values: np.ndarray) -> tuple[float, float]:
+    """95% interval of a mean over samples (normal approximation); nan with fewer than 3 values."""
+    values = values[np.isfinite(values)]
+    if len(values) < 3:
+        return np.nan, np.nan
+    half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
 
 
 def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups: dict[str, np.ndarray],
@@ -118,12 +131,14 @@ def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups:
         part = pathways.iloc[rows_of]
         strings = part["pathway"].tolist()
         n = len(strings)
-        rows.append(_row(step, group, "distance",
-                         mean_pairwise_distance(strings, level, max_pairs, seed), n))
+        rows.append(_row(step, group, "distance", mean_pairwise_distance(strings, level, max_pairs, seed), n,
+                         sample_interval(strings, level, seed=seed)))
         for label, estimate in zip(labels, per_layer_mean_distance(layers[rows_of], layer_level, max_pairs, seed)):
             rows.append(_row(step, group, f"distance_layer_{label}", estimate, n))
         for metric in ("consistency", "mean_cosine", names.LOSS):
-            rows.append(_row(step, group, metric, part[metric].mean() if n else np.nan, n))
+            values = part[metric].to_numpy(dtype=float)
+            rows.append(_row(step, group, metric, np.nanmean(values) if np.isfinite(values).any() else np.nan, n,
+                             _mean_band(values)))
         rows.append(_row(step, group, "distinct_pathways", len(set(strings)), n))
     return rows
 

@@ -149,8 +149,20 @@ def onset_table(run: str, metrics: pd.DataFrame, acc: pd.DataFrame, steps: list[
     return table
 
 
+def _beats(by: pd.DataFrame, check: str, r: float, sign: int) -> tuple[bool, float]:
+    """Whether r is further in the expected direction than every value of a check's range (a null
+    or the other groups); True when the check is missing. Also returns the check's value."""
+    if check not in by.index or not np.isfinite(by.loc[check, "value"]):
+        return True, np.nan
+    row = by.loc[check]
+    bound = row["low"] if sign < 0 else row["high"]
+    bound = bound if np.isfinite(bound) else row["value"]
+    return bool(sign * r > sign * bound), float(row["value"])
+
+
 def verdict(rows: pd.DataFrame, metric: str) -> tuple[bool, str]:
-    """The plain line for one (group, metric): does it track accuracy beyond the time trend?
+    """The plain line for one (group, metric): does it track its accuracy beyond the time trend,
+    and more than random groups of memorised samples (a change of the whole model) do?
 
     >>> rows = pd.DataFrame({"check": ["pearson", "partial_given_step", "pearson_vs_step"],
     ...                      "value": [-0.86, -0.63, -0.92], "low": [-0.9, -0.75, None], "high": [-0.8, -0.44, None]})
@@ -165,10 +177,16 @@ def verdict(rows: pd.DataFrame, metric: str) -> tuple[bool, str]:
     step_r = by.loc["pearson_vs_step", "value"] if "pearson_vs_step" in by.index else np.nan
     if np.sign(r) != sign:
         return False, f"no: moves against held-out accuracy (r {r:+.2f})"
-    if partial is not None and np.isfinite(partial["low"]) and np.isfinite(partial["high"]) and \
-            (partial["high"] < 0 if sign < 0 else partial["low"] > 0):
-        return True, (f"tracks held-out accuracy beyond the time trend: yes, partial r {partial['value']:+.2f} "
-                      f"[{partial['low']:+.2f}, {partial['high']:+.2f}]")
-    detail = (f", partial r {partial['value']:+.2f} [{partial['low']:+.2f}, {partial['high']:+.2f}]"
+    beyond = partial is not None and np.isfinite(partial["low"]) and np.isfinite(partial["high"]) and \
+        (partial["high"] < 0 if sign < 0 else partial["low"] > 0)
+    detail = (f"partial r {partial['value']:+.2f} [{partial['low']:+.2f}, {partial['high']:+.2f}]"
               if partial is not None and np.isfinite(partial["value"]) else "")
-    return False, f"no: follows the step (r {r:+.2f} with accuracy, {step_r:+.2f} with the step{detail})"
+    if not beyond:
+        return False, f"no: follows the step (r {r:+.2f} with accuracy, {step_r:+.2f} with the step, {detail})"
+    above_null, null_r = _beats(by, "null_random_groups", r, sign)
+    if not above_null:
+        return False, (f"partly: beyond the time trend ({detail}), but random groups of memorised samples track it "
+                       f"as well (r {null_r:+.2f}): a change of the whole model, not of this group")
+    specific, other_r = _beats(by, "specificity", r, sign)
+    note = "" if specific else " (other groups' accuracy tracks it as closely)"
+    return True, f"tracks held-out accuracy beyond the time trend: yes, {detail}{note}"

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from grokviz import names
 from grokviz.errors import InputError
-from grokviz.figures import grokking, health, memorization, overview, projection, sankey
+from grokviz.figures import grokking, health, memorization, overview, projection, sankey, validity
 
 if TYPE_CHECKING:
     from grokviz.api.run import Run
@@ -28,6 +29,8 @@ KINDS: dict[str, str] = {
     "metrics": "pathway distance and mean layer cosine of one group over checkpoints (group=)",
     "map": "the pathway map at one checkpoint (step=, color_by=)",
     "saturation": "router saturation per layer against the final checkpoint",
+    "validity": "one metric of one group against its accuracy, with its band, the null baselines, the "
+                "onsets and the verdict (group=, metric=)",
 }
 
 
@@ -119,7 +122,28 @@ def _saturation(run: Run) -> go.Figure:
     return health.saturation_figure(table, top_k=1, title=f"{run.name}: router saturation")
 
 
+def validity_figure(run: Run, group: str | None = None, metric: str = "distance") -> go.Figure:
+    """The validity panel of one group's metric (the group with most memorised samples by default)."""
+    targets = run.targets()
+    if targets.empty:
+        raise InputError(f"run {run.name!r} has no validity checks yet; run `grokviz analyze --run {run.name}`",
+                         field="kind")
+    row = targets.iloc[0] if group is None else targets[(targets["group"] == group) | (targets["label"] == group)]
+    if isinstance(row, pd.DataFrame):
+        if row.empty:
+            raise InputError(f"no checks for {group!r}; groups: {targets['label'].tolist()}", field="group")
+        row = row.iloc[0]
+    onsets = run.onsets(row["group"])
+    onset = onsets[onsets["metric"] == metric]
+    marks = {"memorised": int(onset["start_step"].iloc[0]) if len(onset) else None,
+             "routing onset": int(onset["routing_onset"].iloc[0]) if len(onset) else None,
+             "accuracy onset": int(onset["accuracy_onset"].iloc[0]) if len(onset) else None}
+    return validity.validity_panel(run.metric_series(row["group"], metric), run.accuracy_of(row["target"]), metric,
+                                   run.null_series(row["group"], metric), marks, run.verdicts(row["group"]).get(metric, ""),
+                                   title=f"{run.name}: {row['label']}")
+
+
 BUILDERS: dict[str, Callable[..., go.Figure]] = {
     "losses": _losses, "memorization": _memorization, "checkpoints": _checkpoints, "sankey": _sankey,
-    "pair": _pair, "metrics": _metrics, "map": _map, "saturation": _saturation,
+    "pair": _pair, "metrics": _metrics, "map": _map, "saturation": _saturation, "validity": validity_figure,
 }

@@ -20,7 +20,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from grokviz import names
+from grokviz.analysis.validity import verdict
 from grokviz.api.figures import KINDS, figure
+from grokviz.api.story import story_frames
 from grokviz.config import AnalyzeConfig, RouteSpan
 from grokviz.figures import frames, sankey, style
 from grokviz.metrics import pathways as pathway_metrics
@@ -178,6 +180,71 @@ class Run:
             if len(by_item):
                 return by_item
         return series[series[names.GROUP].astype(str) == domain][[names.STEP, "accuracy"]]
+
+    # --- is the signal real? (METHOD 11) -------------------------------------------------------
+    def targets(self) -> pd.DataFrame:
+        """What the validity checks judge, most memorised samples first: label, group (the metric's
+        group), target (the accuracy it is judged against), kind (domain or pair), n (memorised samples)."""
+        checked = self.analysis("validity")
+        if checked is None or checked.empty:
+            return pd.DataFrame(columns=["label", "group", "target", "kind", "n"])
+        metrics = self.analysis("group_metrics")
+        sizes = metrics.groupby(names.GROUP)["n_samples"].max() if metrics is not None else pd.Series(dtype=int)
+        pairs = self.analysis("pairs")
+        target_of = dict(zip(pairs["train_group"], pairs["test_group"])) if pairs is not None else {}
+        labels = dict(zip(pairs["train_group"], frames.pair_labels(pairs))) if pairs is not None else {}
+        rows = [{"label": labels.get(g, g), "group": g, "target": target_of.get(g, g),
+                 "kind": "pair" if g in target_of else "domain", "n": int(sizes.get(g, 0))}
+                for g in checked[names.GROUP].unique()]
+        return pd.DataFrame(rows).sort_values(["n", "label"], ascending=[False, True], ignore_index=True)
+
+    def validity(self, group: str) -> pd.DataFrame:
+        """The `validity` rows of one group (metric, check, value, low, high, n)."""
+        checked = self.analysis("validity")
+        if checked is None:
+            return pd.DataFrame(columns=["metric", "check", "value", "low", "high", "n"])
+        return checked[checked[names.GROUP] == group].reset_index(drop=True)
+
+    def verdicts(self, group: str) -> dict[str, str]:
+        """metric -> the plain verdict line of one group (METHOD 11)."""
+        rows = self.validity(group)
+        return {metric: verdict(part, metric)[1] for metric, part in rows.groupby("metric", sort=False)}
+
+    def metric_series(self, group: str, metric: str) -> pd.DataFrame:
+        """step, value, low, high (95% band over samples) of one group's metric."""
+        metrics = self.analysis("group_metrics")
+        if metrics is None:
+            return pd.DataFrame(columns=[names.STEP, "value", "low", "high"])
+        part = metrics[(metrics[names.GROUP] == group) & (metrics["metric"] == metric)]
+        columns = [c for c in (names.STEP, "value", "low", "high") if c in part]
+        return part[columns].sort_values(names.STEP, ignore_index=True)
+
+    def null_series(self, group: str, metric: str) -> pd.DataFrame:
+        """step, baseline, draw, value of the null baselines of one group's metric."""
+        table = self.analysis("null_metrics")
+        if table is None:
+            return pd.DataFrame(columns=[names.STEP, "baseline", "draw", "value"])
+        return table[(table[names.GROUP] == group) & (table["metric"] == metric)].reset_index(drop=True)
+
+    def onsets(self, group: str | None = None) -> pd.DataFrame:
+        """Routing-only and accuracy onsets (-1: none) of one group, or of every group."""
+        table = self.analysis("onsets")
+        if table is None:
+            return pd.DataFrame(columns=[names.GROUP, "metric", "routing_onset", "accuracy_onset", "start_step"])
+        return table if group is None else table[table[names.GROUP] == group].reset_index(drop=True)
+
+    def accuracy_of(self, group: str, split: str = names.Split.TEST.value) -> pd.DataFrame:
+        """step, accuracy of one group (a domain, or a DOMAIN/Test@q group)."""
+        series = self.accuracy(split)
+        return series[series[names.GROUP].astype(str) == group][[names.STEP, "accuracy"]].reset_index(drop=True)
+
+    def story(self, metric: str = "distance") -> dict[str, Any]:
+        """What the Overview tells per domain: curves, marks, verdicts, findings rows, pair spans."""
+        return story_frames(self, metric)
+
+    def monitor(self) -> pd.DataFrame:
+        """step, group, metric, value written by the live monitor during training."""
+        return queries.monitor_rows(self.tables)
 
     # --- pathways and flows -------------------------------------------------------------------
     def token_links(self, step: int, ids: tuple[str, ...] | None = None, all_ranks: bool = False,

@@ -69,7 +69,8 @@ def add_parsers(sub) -> None:
     app.add_argument("--store", default="data")
     app.add_argument("--host", default="localhost", help="address to bind (default: this machine only)")
     app.add_argument("--port", type=int, default=8501)
-    app.add_argument("--build-demo", action="store_true", help="build the demo run first if the store has none")
+    app.add_argument("--build-demo", action="store_true", help="build the demo run in the background when the store "
+                     "has none (or resume an unfinished build); the dashboard fills in as it lands")
     report = sub.add_parser("report", help="write the meeting report of a run: one HTML file that opens offline")
     report.add_argument("--store", default="data")
     report.add_argument("--run", required=True)
@@ -242,16 +243,26 @@ def cmd_app(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
+    from grokviz.store.activity import read_status
     from grokviz.store.layout import Store
 
     store = Store(args.store)
-    if not store.runs() and args.build_demo:
-        print("no run in the store yet: building the demo run once (a few minutes, no downloads)")
-        cmd_demo(argparse.Namespace(store=args.store, run="demo", quick=False, seed=0, quiet=False))
+    builder = None
+    status = read_status(store, "demo") if "demo" in store.runs() else None
+    if args.build_demo and (not store.runs() or (status is not None and status.get("stage") != "done")):
+        print("building the demo run in the background (a few minutes, no downloads); the dashboard opens now "
+              "and fills in as checkpoints, routing and the analysis land", flush=True)
+        builder = subprocess.Popen([sys.executable, "-m", "grokviz", "demo", "--store", str(args.store), "--quiet"])
     app = importlib.util.find_spec("grokviz.dashboard.app").origin  # the file only: Streamlit not loaded
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
                "--server.port", str(args.port), *STREAMLIT_FLAGS, "--", "--store", str(Path(args.store).resolve())]
-    return subprocess.call(command)
+    try:
+        return subprocess.call(command)
+    finally:
+        if builder is not None and builder.poll() is None:  # the dashboard closed first: stop the build too
+            builder.terminate()
+            builder.wait()
+            print("the demo build stopped with the dashboard; `grokviz app --build-demo` resumes it", flush=True)
 
 
 @command

@@ -75,10 +75,12 @@ def main() -> None:
     store, problem = cache.open_store(root)
     if store is None:
         no_store(root, problem)
+    activity = widgets.watch_store(store)
     runs = store.runs()
     if not runs:
-        st.info(f"The store at `{root}` has no runs yet. Add one with `grokviz demo --store {shlex.quote(root)}` "
-                "or `grokviz extract`, then reload.")
+        if not activity["live"]:
+            st.info(f"The store at `{root}` has no runs yet. Add one with `grokviz demo --store {shlex.quote(root)}` "
+                    "or `grokviz extract`; this page shows it as soon as it lands.")
         st.stop()
     if widgets.VIEW not in st.session_state:
         raw = st.query_params.to_dict()
@@ -89,6 +91,7 @@ def main() -> None:
     if previous is not None and run != previous:
         widgets.forget_run_state()
     ctx = st.session_state[widgets.CTX] = cache.context(store, run)
+    widgets.build_banner(activity, run)
     link_box = sidebar(ctx)
     widgets.show_problems()
     try:

@@ -83,6 +83,13 @@ def layers(ctx: Ctx) -> list[int]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def settings(ctx: Ctx) -> dict[str, Any] | None:
+    """The latest analysis' settings (AnalyzeConfig as a dict), or None."""
+    config = _call(ctx, "settings")
+    return None if config is None else config.to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def stamp(ctx: Ctx) -> str:
     """The settings line every figure of the run carries (preset, settings that differ, positions)."""
     return _call(ctx, "stamp")
@@ -132,7 +139,7 @@ def known(ctx: Ctx, runs: tuple[str, ...]) -> viewstate.Known:
     return viewstate.Known(
         runs=runs, steps=tuple(steps(ctx)), groups=tuple(sorted(table["group"].astype(str).unique())),
         samples=frozenset(table["sample_id"]), n_layers=int(shape.get("n_layers", 0)), layers=tuple(layers(ctx)),
-        n_experts=int(shape.get("n_experts", 0)), pairs=tuple(_call(ctx, "pair_labels")),
+        n_experts=int(shape.get("n_experts", 0)), pairs=tuple(targets(ctx)["label"]),
     )
 
 
@@ -165,6 +172,61 @@ def memorization(ctx: Ctx, eps: str | float, delta: float) -> pd.DataFrame:
 def pair_series(ctx: Ctx, label: str) -> dict[str, Any] | None:
     """Loss, accuracy, steps and metrics of one Pretrain@p -> Test@q pair (None if unknown)."""
     return _call(ctx, "pair_series", label)
+
+
+# --- is the signal real? ------------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=16)
+def targets(ctx: Ctx) -> pd.DataFrame:
+    """label, group, target, kind, n of everything the validity checks judge, largest first."""
+    return _call(ctx, "targets")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def validity(ctx: Ctx, group: str) -> pd.DataFrame:
+    """The validity rows of one group."""
+    return _call(ctx, "validity", group)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def verdicts(ctx: Ctx, group: str) -> dict[str, str]:
+    """metric -> verdict line of one group."""
+    return _call(ctx, "verdicts", group)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def metric_series(ctx: Ctx, group: str, metric: str) -> pd.DataFrame:
+    """step, value, low, high of one group's metric."""
+    return _call(ctx, "metric_series", group, metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def null_series(ctx: Ctx, group: str, metric: str) -> pd.DataFrame:
+    """The null baselines of one group's metric."""
+    return _call(ctx, "null_series", group, metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def onsets(ctx: Ctx) -> pd.DataFrame:
+    """Routing-only and accuracy onsets of every group (-1: none)."""
+    return _call(ctx, "onsets")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def accuracy_of(ctx: Ctx, group: str, split: str = "test") -> pd.DataFrame:
+    """step, accuracy of one group."""
+    return _call(ctx, "accuracy_of", group, split)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def story(ctx: Ctx, metric: str = "distance") -> dict[str, Any]:
+    """The Overview's story frames: curves, marks, verdicts, findings rows, pair spans."""
+    return _call(ctx, "story", metric)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def monitor(ctx: Ctx) -> pd.DataFrame:
+    """The live monitor's rows (step, group, metric, value)."""
+    return _call(ctx, "monitor")
 
 
 # --- pathways and flows --------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def _rules(known: Known) -> dict[str, tuple[Any, str]]:
         "topn": (lambda raw: parse_int(raw, range(1, known.n_experts + 1)), f"from 1 to {known.n_experts}"),
         "flow": (choice(FLOWS), f"one of {', '.join(FLOWS)}"),
         "source": (choice(SOURCES), f"one of {', '.join(SOURCES)}"),
-        "pair": (choice(known.pairs), "a Pretrain -> Test pair of this run"),
+        "pair": (choice(known.pairs), "a domain or a Pretrain -> Test pair of this run"),
         "metric": (choice(TREND_METRICS), f"one of {', '.join(TREND_METRICS)}"),
         "eps": (_parse_eps, "auto or a number in (0, 50]"),
         "delta": (lambda raw: parse_float(raw, 0.0, 5.0), "a number in [0, 5]"),

@@ -18,6 +18,7 @@ import streamlit as st
 
 from grokviz.dashboard import cache, viewstate
 from grokviz.figures import style
+from grokviz.store import activity
 
 VIEW, PROBLEMS, SELECTION, IMAGE_FORMAT = "grokviz.view", "grokviz.problems", "grokviz.selection", "grokviz.image"
 CTX = "grokviz.ctx"  # the cache.Ctx app.py resolved for this rerun; pages read it with `current()`
@@ -62,6 +63,11 @@ def selected_ids(event: Any) -> list[str]:
             for p in points if p.get("customdata") is not None]
 
 
+def selected_labels(event: Any) -> list[str]:
+    """The customdata labels of clicked bars or points (e.g. the timeline's pair labels)."""
+    return selected_ids(event)
+
+
 # --- view state, widgets and the URL ------------------------------------------------------------
 def view() -> dict[str, Any]:
     """The current view (validated values), kept across pages for the session."""
@@ -83,6 +89,13 @@ def _seed(key: str, options: list | None, default: Any, valid=None) -> str:
         value = view().get(key, default)
         st.session_state[wkey] = value if ok(value) else default
     return wkey
+
+
+def open_on(name: str, key: str, value: Any) -> None:
+    """Switch to page `name` showing `value` in its view field `key` (e.g. a pair picked elsewhere)."""
+    view()[key] = value
+    st.session_state[f"w.{key}"] = value
+    st.switch_page(page(name))
 
 
 def _keep(key: str, value: Any) -> Any:
@@ -161,12 +174,59 @@ def show_problems() -> None:
         st.warning(problem)
 
 
-def show(fig, name: str, key: str | None = None, select: bool = False):
+def show(fig, name: str, key: str | None = None, select: bool | str = False):
     """Draw a figure, stamped with the run's settings, with the export toolbar (PNG or SVG, as
-    chosen in the sidebar)."""
+    chosen in the sidebar). `select`: True for box and lasso selections, "points" for clicks."""
     style.stamp(fig, cache.stamp(current()))
     config = style.export_config(name, st.session_state.get(IMAGE_FORMAT, "png"))
     if select:
-        return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"),
-                               config=config, theme=None)
+        modes = ("points",) if select == "points" else ("box", "lasso")
+        return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=modes, config=config, theme=None)
     return st.plotly_chart(fig, key=key, config=config, theme=None)
+
+
+# --- live refresh while something writes -----------------------------------------------------------
+REFRESH_SECONDS = 3.0
+
+
+def watch_store(store) -> dict:
+    """Show the build progress of the store's writers and keep the page fresh while any is live:
+    a fragment re-checks the store every few seconds and reruns the page when files landed."""
+    state = activity.activity(store)
+    for run, status in state["builds"].items():
+        if status.get("stage") == "failed":
+            st.error(f"The demo build of `{run}` failed: {status.get('error', 'see the terminal')}. Rerun "
+                     f"`grokviz app --build-demo` (or `grokviz demo`) to resume it.")
+        elif not store.runs():
+            st.info(activity.progress_line(status) + ". The pages fill in as checkpoints, routing and the analysis "
+                    "land.", icon=":material/hourglass_top:")
+    if state["live"]:
+        _refresh(str(store.root), _fingerprint(store))
+    return state
+
+
+def build_banner(state: dict, run: str) -> None:
+    """A one-line banner above the page while `run` (or another run) is being written."""
+    status = state["builds"].get(run)
+    if status is not None and status.get("stage") not in ("done", "failed"):
+        st.info(activity.progress_line(status) + ". This page refreshes itself as results land.",
+                icon=":material/hourglass_top:")
+    elif run in state["writing"]:
+        st.info("New results for this run are being written (an extraction, an analysis or the live monitor); "
+                "this page refreshes itself as they land.", icon=":material/sync:")
+
+
+def _fingerprint(store) -> str:
+    """What the pages show depends on: every run's complete files, analyses and build stage."""
+    parts = [cache.context(store, run).token for run in store.runs()]
+    parts += [str((activity.read_status(store, run) or {}).get("stage")) for run in store.runs()]
+    return "|".join(parts)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _refresh(root: str, seen: str) -> None:
+    """Rerun the whole page when the store's fingerprint moved on since this run drew it."""
+    from grokviz.store.layout import Store
+
+    if _fingerprint(Store(root, create=False)) != seen:
+        st.rerun(scope="app")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +113,10 @@ def part_tables(run: str, step: int, samples: pd.DataFrame, encoded: Encoded, to
     return per_sample, (pa.concat_tables(token_parts) if token_parts else None)
 
 
-def extract(config: ExtractConfig, store: Store, *, progress: bool = True) -> ExtractReport:
-    """Extract every checkpoint of the series for this shard of the samples (resumable)."""
+def extract(config: ExtractConfig, store: Store, *, progress: bool = True,
+            on_checkpoint: Callable[[int, int], None] | None = None) -> ExtractReport:
+    """Extract every checkpoint of the series for this shard of the samples (resumable);
+    `on_checkpoint(done, total)` is called after each checkpoint (a progress display)."""
     started = time.perf_counter()
     if not progress:
         from transformers.utils import logging as hf_logging
@@ -135,12 +137,14 @@ def extract(config: ExtractConfig, store: Store, *, progress: bool = True) -> Ex
                          shards.route_ids_file(samples[names.SAMPLE_ID], routed), "the route-span token ids")
     report = ExtractReport([], [], len(samples), int(encoded.truncated.sum()))
     job = _Job(config, store, samples, encoded, tokenizer, token_route_rows(samples, config.token_routes))
-    for checkpoint in tqdm(series, desc="checkpoints", unit="ckpt", disable=not progress):
+    for done, checkpoint in enumerate(tqdm(series, desc="checkpoints", unit="ckpt", disable=not progress), start=1):
         if store.is_complete(config.run, checkpoint.step, config.shard):
             report.checkpoints_skipped.append(checkpoint.step)
-            continue
-        report.tokens += job.run_checkpoint(checkpoint, progress)
-        report.checkpoints_done.append(checkpoint.step)
+        else:
+            report.tokens += job.run_checkpoint(checkpoint, progress)
+            report.checkpoints_done.append(checkpoint.step)
+        if on_checkpoint is not None:
+            on_checkpoint(done, len(series))
     report.seconds = time.perf_counter() - started
     return report
 

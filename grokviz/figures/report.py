@@ -36,7 +36,7 @@ def _markdown_bold(text: str) -> str:
 def _sections(run: str, inputs: dict[str, Any]) -> list[tuple[str, go.Figure]]:
     """(heading, figure) for every key figure the inputs allow, in reading order."""
     shape = inputs.get("model") or {}
-    found: list[tuple[str, go.Figure]] = []
+    found: list[tuple[str, go.Figure]] = list(inputs.get("story") or [])  # headline, findings, validity first
     if _has(inputs, "losses"):
         found.append(("Loss per group over checkpoints", memorization.loss_bands(inputs["losses"])))
     if _has(inputs, "memorization"):

@@ -74,6 +74,11 @@ def items_accuracy(tables: Tables, group: str, item_ids: Sequence[str]) -> pd.Da
                         [group, [str(i) for i in item_ids]])
 
 
+def monitor_rows(tables: Tables) -> pd.DataFrame:
+    """step, group, metric, value of the live monitor (empty when training logged none)."""
+    return tables.query('SELECT step, "group", metric, value FROM monitor ORDER BY step, "group", metric')
+
+
 # --- routing ------------------------------------------------------------------------------------
 def token_routes(tables: Tables) -> pd.DataFrame:
     """step, sample_id, pos, layer, rank, expert, weight, routed of every stored per-token route
