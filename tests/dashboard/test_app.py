@@ -38,13 +38,14 @@ def test_every_page_renders_on_the_extracted_store(monkeypatch, small_store, pag
         assert chart(at, WITHOUT_ANALYSIS[page])["data"]
 
 
-def test_overview_lists_runs_checkpoints_groups(monkeypatch, small_store):
+def test_overview_says_what_the_story_needs_and_keeps_the_inventory(monkeypatch, small_store):
     at = open_app(monkeypatch, small_store.root)
+    assert "no validity checks yet" in texts(at.info) and "grokviz analyze" in at.code[0].value
     runs, checkpoints, groups = (frame.value for frame in at.dataframe)
     assert runs["run"].tolist() == ["tiny"] and runs["checkpoints"].tolist() == [3]
     assert checkpoints["step"].tolist() == [100, 200, 300] and checkpoints["complete"].all()
+    assert "revision" not in checkpoints.columns  # empty for local checkpoints: not shown
     assert groups["n"].sum() == 12
-    assert "no analysis yet" in texts(at.info)
 
 
 def test_pathways_two_sankeys_driven_by_widgets(monkeypatch, small_store):
@@ -96,8 +97,8 @@ def test_inspector_search_tokens_and_fallback(monkeypatch, small_store):
 
 # What each page must show on an analysed run: (element key, what it is).
 MUST_SHOW = {
-    "overview": "checkpoint_timeline", "memorization": "memorization_histogram", "pathways": "sankey_left",
-    "map": "map-0", "grokking": "pair_curves", "inspector": "routing_heatmap", "health": "saturation",
+    "overview": "headline", "memorization": "memorization_histogram", "pathways": "sankey_left",
+    "map": "map-0", "grokking": "validity_distance", "inspector": "routing_heatmap", "health": "saturation",
 }
 
 
@@ -109,9 +110,6 @@ def test_every_page_shows_its_figure_on_the_analysed_demo(monkeypatch, demo_stor
     stamps = [a["text"] for a in figure["layout"].get("annotations", []) if a.get("name") == "grokviz-stamp"]
     assert stamps == ["demo: preset paper; tau 0.7; distance char; positions predicting"]
     assert not at.info, texts(at.info)
-    if page == "grokking":  # two MoE layers: the degenerate consistency is replaced, and the page says why
-        assert any("Consistency is not drawn" in caption.value for caption in at.caption)
-        assert "consistency" not in at.radio(key="w.metric").options
 
 
 def test_map_draws_every_projected_sample_coloured_by_task(monkeypatch, demo_store):
@@ -149,16 +147,43 @@ def test_map_selection_feeds_pathways_and_inspector(monkeypatch, demo_store):
     assert [o.split()[0] for o in at.selectbox(key="w.sample").options[:3]] == with_tokens + without
 
 
-def test_grokking_offers_the_analysis_pairs(monkeypatch, demo_store):
+def test_overview_tells_the_story_per_task(monkeypatch, demo_store):
     with Run(demo_store, "demo") as run:
-        labels = run.pair_labels()
-        last = run.pair_series(labels[-1])
+        story = run.story()
+        tasks = sorted(story["verdicts"])
+    at = open_app(monkeypatch, demo_store.root, timeout=120)
+    headline = chart(at, "headline")
+    legend = [trace["name"] for trace in headline["data"]]
+    for task in tasks:  # accuracy and the metric per task, with the verdict in the legend
+        assert f"{task}: held-out accuracy" in legend and f"{task}: training accuracy" in legend
+        assert any(name.startswith(f"{task}: pathway distance, beyond the time trend: ") for name in legend)
+    findings = table_with(at, "domain", "verdict", "memorised at")
+    assert findings["domain"].tolist() == tasks and findings["verdict"].tolist() == [story["verdicts"][t] for t in tasks]
+    assert len(story["spans"]) == 0 or chart(at, "timeline")["data"]
+    assert chart(at, "monitor_curves")["data"]  # the demo's live monitor logged during training
+    assert at.expander[0].label.startswith("Store inventory")
+
+
+def test_grokking_opens_on_the_largest_group_with_its_validity_panels(monkeypatch, demo_store):
+    with Run(demo_store, "demo") as run:
+        targets = run.targets()
+        first = targets.iloc[0]
+        verdicts = run.verdicts(first["group"])
+    assert targets["n"].is_monotonic_decreasing
     at = open_app(monkeypatch, demo_store.root, "grokking", timeout=120)
-    assert at.selectbox(key="w.pair").options == labels
-    at.selectbox(key="w.pair").set_value(labels[-1]).run()
-    delay = last["t_gen"] - last["t_mem"]
-    assert any(f"delay {delay:,}" in a["text"] for a in chart(at, "pair_curves")["layout"]["annotations"])
-    assert "paper pearson" in table_with(at, "metric", "pearson").columns  # the demo model is an OLMoE
+    assert at.selectbox(key="w.pair").options == targets["label"].tolist()
+    assert at.selectbox(key="w.pair").value == first["label"]
+    for metric in ("distance", "mean_cosine"):  # two MoE layers: consistency is replaced, and the page says why
+        panel = chart(at, f"validity_{metric}")
+        assert verdicts[metric] in panel["layout"]["title"]["text"]
+        assert any(trace["name"] == "95% band over samples" for trace in panel["data"])
+        assert any(trace["name"] == "random equal-size groups" for trace in panel["data"])
+    assert any("Consistency is not drawn" in caption.value for caption in at.caption)
+    checks = table_with(at, "metric", "verdict", "partial r given step", "random groups")
+    assert checks["metric"].tolist()[:2] == ["pathway distance", "mean layer cosine"]
+    pair = targets[targets["kind"] == "pair"].iloc[0]
+    at.selectbox(key="w.pair").set_value(pair["label"]).run()
+    assert chart(at, "pair_curves")["data"] and chart(at, "validity_distance")["data"]
 
 
 def test_health_top_k_switch(monkeypatch, demo_store):

@@ -9,7 +9,7 @@ every check; for a pair, the paper's Fig. 2 curves; then per-layer distances and
 
 import streamlit as st
 
-from grokviz.dashboard import cache, widgets
+from grokviz.dashboard import cache, viewstate, widgets
 from grokviz.figures import frames, grokking, validity
 
 METRICS = ("distance", "mean_cosine", "consistency")
@@ -90,6 +90,17 @@ def pair_section(ctx, label: str) -> None:
                  f"{ctx.run}-pair", key="pair_curves")
 
 
+def scatter(ctx, row, n_layers: int) -> None:
+    """The paper's Fig. 7: one metric against the accuracy, one point per checkpoint."""
+    options = [m for m in grokking.drawable(viewstate.TREND_METRICS, n_layers)
+               if not cache.metric_series(ctx, row.group, m).empty] or ["distance"]
+    metric = widgets.choose("Metric against accuracy", "metric", options, widget=st.radio, horizontal=True)
+    series = cache.metric_series(ctx, row.group, metric)
+    widgets.show(grokking.metric_accuracy_scatter(series, cache.accuracy_of(ctx, row.target), metric,
+                                                  title=f"{ctx.run}: {row.label}: {metric} vs accuracy"),
+                 f"{ctx.run}-scatter-{metric}", key="metric_scatter")
+
+
 def main() -> None:
     ctx = widgets.current()
     st.header(f"Grokking · {ctx.run}")
@@ -106,6 +117,7 @@ def main() -> None:
     panels(ctx, row, n_layers)
     if row.kind == "pair":
         pair_section(ctx, label)
+    scatter(ctx, row, n_layers)
     metrics = cache.analysis(ctx, "group_metrics")
     if metrics is not None:
         rows = metrics[metrics["group"].astype(str) == row.group]
