@@ -83,8 +83,18 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--max-new-tokens", type=int, help="default 32 (exact) or 512 (code)")
     p.add_argument("--last-number", action="store_true", help="exact: compare the last number only")
     p.add_argument("--allow-code-execution", action="store_true",
-                   help="code: run model-written programs (sandboxed: time limit, no network)")
+                   help="code: run model-written programs (sandboxed, see --sandbox; time, memory and "
+                   "process limits, no network)")
     p.add_argument("--timeout", type=float, default=10.0, help="code: seconds per item")
+    p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "guard"],
+                   help="code: how programs are isolated. bwrap (bubblewrap; the kernel enforces it): "
+                   "the filesystem read-only, temporary folders and homes hidden, only the program's "
+                   "folder writable, no network, own PID namespace, uid 65534 when run as root; it "
+                   "does not hide other files from reading. guard: a Python-level guard (HumanEval "
+                   "style) refusing destructive os/shutil/subprocess calls, writes outside the "
+                   "program's folder and sockets; it stops accidents, but a determined program can "
+                   "undo it and it does not stop reading files. auto (default): bwrap where it "
+                   "works, else guard with a warning")
     _model_flags(p)
     p.add_argument("--quiet", action="store_true")
 
@@ -101,13 +111,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         stop=tuple(args.stop) if args.stop is not None else None,
         max_new_tokens=args.max_new_tokens or (512 if args.kind == "code" else 32),
         last_number=args.last_number, allow_code_execution=args.allow_code_execution,
-        timeout=args.timeout, runtime=_runtime(args))
+        timeout=args.timeout, sandbox=args.sandbox, runtime=_runtime(args))
     report = evaluate(config, Store(args.store, create=False), progress=not args.quiet)
     accuracy = ", ".join(f"{step}: {value:.3f}" for step, value in report.accuracy.items())
     print(f"evaluated {report.n_items} {args.kind} items at {len(report.steps_done)} checkpoints "
           f"(skipped {len(report.steps_skipped)} already stored as {report.prefix}) in "
           f"{report.seconds:.1f} s ({report.items_per_second:.1f} items/s)" + (f"; accuracy {accuracy}"
                                                                               if accuracy else ""))
+    if report.sandbox:
+        print(f"code items ran in the {report.sandbox.mode} sandbox ({report.sandbox.detail})")
     if report.n_dropped:
         print(f"{report.n_dropped} of these items are dropped by the run's contamination filter: "
               "their rows are stored, the analysis leaves them out")

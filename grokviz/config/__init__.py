@@ -17,11 +17,12 @@ from grokviz.config.evaluate import (
                                      EvaluateConfig,
                                      ImportConfig,
                                      ModelRuntime,
+                                     SandboxMode,
 )
 from grokviz.config.extract import ExtractConfig
 
 __all__ = [
     "PRESETS", "AnalyzeConfig", "Device", "RouteSpan", "check_run_name", "settings_hash", "to_jsonable",
     "CODE_STOPS", "EXACT_STOPS", "ChoiceNorm", "ContaminationConfig", "EvalKind", "EvaluateConfig",
-    "ImportConfig", "ModelRuntime", "ExtractConfig",
+    "ImportConfig", "ModelRuntime", "SandboxMode", "ExtractConfig",
 ]

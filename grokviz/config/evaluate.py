@@ -26,6 +26,14 @@ class ChoiceNorm(str, enum.Enum):
     NONE = "none"  # plain log-likelihood (lm-evaluation-harness acc)
 
 
+class SandboxMode(str, enum.Enum):
+    """How code items are isolated (grokviz.evaluate.sandbox says what each protects against)."""
+
+    AUTO = "auto"  # bwrap where it works here, else guard with a warning
+    BWRAP = "bwrap"  # bubblewrap: read-only filesystem, no network, own PID namespace (kernel)
+    GUARD = "guard"  # a Python-level guard (HumanEval style) that a determined program can undo
+
+
 CODE_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")  # Codex / HumanEval stop sequences
 EXACT_STOPS = ("\n",)
 
@@ -66,12 +74,18 @@ class EvaluateConfig:
     last_number: bool = False  # exact: compare the last number of prediction and answer
     allow_code_execution: bool = False
     timeout: float = 10.0  # seconds per code item
+    sandbox: SandboxMode = SandboxMode.AUTO  # asked for; the call records which ran (sandbox_used)
     runtime: ModelRuntime = ModelRuntime()
 
     def __post_init__(self) -> None:
         check_run_name(self.run)
         object.__setattr__(self, "kind", EvalKind(self.kind))
         object.__setattr__(self, "norm", ChoiceNorm(self.norm))
+        try:
+            object.__setattr__(self, "sandbox", SandboxMode(self.sandbox))
+        except ValueError:
+            raise InputError(f"sandbox must be auto, bwrap or guard, got {self.sandbox!r}",
+                             field="sandbox") from None
         if self.fewshot < 0:
             raise InputError("must be >= 0", field="fewshot")
         if self.fewshot and not self.fewshot_file:

@@ -2,7 +2,8 @@
 
 For each checkpoint of the run (from its `checkpoints` table) that this evaluation has not
 stored yet: load the model, score every item (choice: option log-likelihoods; exact: greedy
-generation; code: generation run against the item's tests in the sandbox), then write two
+generation; code: generation run against the item's tests in the sandbox, whose mode is chosen
+once per call and recorded with it as `sandbox_used`), then write two
 parts atomically: `item_scores/P-stepN` (acc, acc_norm, prediction...) and `accuracy/P-stepN`,
 the latter marking the checkpoint done. P = `eval-KIND-DIGEST`, DIGEST hashing the items, the
 few-shot items and the scoring settings: a rerun skips finished checkpoints, and results of
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +31,7 @@ from grokviz.config import EvalKind, EvaluateConfig, settings_hash
 from grokviz.errors import InputError, ModelError
 from grokviz.evaluate.accuracy_import import check_overlap, write_items
 from grokviz.evaluate.grading import choice_scores, cut_at_stop, exact_match, pick_option
-from grokviz.evaluate.sandbox import check_program, run_program
+from grokviz.evaluate.sandbox import SandboxChoice, check_program, resolve_sandbox, run_program
 from grokviz.evaluate.scoring import continuation_logliks, encode_requests, greedy_generate
 from grokviz.extract.loading import load_model, load_tokenizer, model_info, pick_device
 from grokviz.inputs import checkpoints as ckpts
@@ -53,6 +55,7 @@ class EvaluateReport:
     seconds: float = 0.0
     scoring_seconds: float = 0.0
     accuracy: dict[int, float] = dataclasses.field(default_factory=dict)
+    sandbox: SandboxChoice | None = None  # code items: the sandbox mode that ran them
 
     @property
     def items_per_second(self) -> float:
@@ -72,13 +75,17 @@ def evaluate(config: EvaluateConfig, store: Store, *, progress: bool = True) -> 
     series = select_checkpoints(read_checkpoints(store, config.run), config.steps, config.run)
     prefix = f"eval-{config.kind.value}-{evaluation_digest(config, items, shots)}"
     todo = [c for c in series if not _part(store, config.run, "accuracy", prefix, c.step).exists()]
+    sandbox = resolve_sandbox(config.sandbox.value) if todo and config.kind == EvalKind.CODE else None
+    if sandbox and sandbox.warning:
+        print(f"grokviz: warning: {sandbox.warning}", file=sys.stderr, flush=True)
     check_overlap(store, config.run, "accuracy", evaluation_rows(items, [c.step for c in todo]),
                   [names.STEP, names.ITEM_ID], prefix + "-")
     write_items(store, config.run, testitems.items_frame(config.run, items))
-    report = EvaluateReport(prefix, [], [c.step for c in series if c not in todo], len(items))
+    report = EvaluateReport(prefix, [], [c.step for c in series if c not in todo], len(items), sandbox=sandbox)
     report.n_dropped = len(dropped_items(store, config.run) & set(items[names.ITEM_ID]))
     if todo:
-        job = _Job(config, items, shots, config.runtime.tokenizer or todo[0].path, todo[0].revision)
+        job = _Job(config, items, shots, config.runtime.tokenizer or todo[0].path, todo[0].revision,
+                   report.sandbox)
         for checkpoint in tqdm(todo, desc="evaluate", unit="ckpt", disable=not progress):
             report.accuracy[checkpoint.step] = job.run_checkpoint(store, checkpoint, prefix, report)
             report.steps_done.append(checkpoint.step)
@@ -145,6 +152,7 @@ class _Job:
     shots: list[dict]
     tokenizer_source: str
     tokenizer_revision: str | None
+    sandbox: SandboxChoice | None = None  # code items: the resolved sandbox mode
 
     def __post_init__(self) -> None:
         cfg = self.config.runtime
@@ -162,7 +170,7 @@ class _Job:
         """Score every item at one checkpoint and write its parts; returns the accuracy."""
         cfg = self.config
         model, adapter = load_model(checkpoint, self.device, self.dtype, cfg.runtime.trust_remote_code)
-        store.write_run_info(cfg.run, model_info(model, adapter), cfg.to_dict())
+        store.write_run_info(cfg.run, model_info(model, adapter), self.provenance())
         started = time.perf_counter()
         scores = SCORERS[cfg.kind](self, model)
         report.scoring_seconds += time.perf_counter() - started
@@ -177,6 +185,11 @@ class _Job:
         # written last: its presence marks the checkpoint as done
         appended.append_table(store, cfg.run, "accuracy", accuracy, schema=schemas.ACCURACY_SCHEMA, part=part)
         return float(frame[names.CORRECT].mean())
+
+    def provenance(self) -> dict:
+        """The settings of this call, and for code items which sandbox mode ran them and how."""
+        used = {"sandbox_used": self.sandbox.mode, "sandbox_detail": self.sandbox.detail} if self.sandbox else {}
+        return self.config.to_dict() | used
 
     def prompt_ids(self, texts: list[str]) -> list[np.ndarray]:
         """Token ids of generation prompts, keeping room for the new tokens."""
@@ -226,8 +239,9 @@ def score_code(job: _Job, model: torch.nn.Module) -> pd.DataFrame:
                    for text in job.generate(model, [item["prompt"] for item in job.records])]
     programs = [check_program(item["prompt"], completion, item["tests"], item["entry_point"])
                 for item, completion in zip(job.records, completions)]
+    mode = job.sandbox.mode if job.sandbox else job.config.sandbox.value
     with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(lambda source: run_program(source, job.config.timeout), programs))
+        outcomes = list(pool.map(lambda source: run_program(source, job.config.timeout, sandbox=mode), programs))
     return pd.DataFrame({names.CORRECT: [int(o.passed) for o in outcomes], "prediction": completions,
                          "detail": [f"{o.status}: {o.output[-500:]}" for o in outcomes]}
                         ).assign(acc=None, acc_norm=None, acc_tokens=None)

@@ -20,7 +20,7 @@ from grokviz.config import ChoiceNorm, EvaluateConfig, ModelRuntime
 from grokviz.errors import InputError
 from grokviz.evaluate.grading import choice_scores, cut_at_stop, exact_match
 from grokviz.evaluate.run import evaluate
-from grokviz.evaluate.sandbox import can_unshare_network, check_program, run_program
+from grokviz.evaluate.sandbox import check_program, resolve_sandbox, run_program
 from grokviz.inputs.testitems import QUESTION_TEMPLATE, read_items
 from grokviz.store.appended import read_appended
 from grokviz.store.layout import Store
@@ -138,21 +138,24 @@ def test_exact_generation_stops_normalises_and_batches_like_one_by_one(store, se
     assert scores["correct"].tolist() == expected and 0 < sum(expected)
 
 
-def test_code_kills_an_infinite_loop():
+SANDBOX_MODES = [pytest.param("bwrap", marks=pytest.mark.skipif(shutil.which("bwrap") is None,
+                                                                reason="bubblewrap (bwrap) is not installed")),
+                 "guard"]
+
+
+@pytest.mark.parametrize("sandbox", SANDBOX_MODES)
+def test_code_kills_an_infinite_loop(sandbox):
     started = time.perf_counter()
-    outcome = run_program("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
-                          "while True:\n    pass\n", timeout=1.0)
+    # bwrap lets the child start (its PID namespace dies with the program); guard refuses it
+    outcome = run_program("import subprocess, sys\ntry:\n"
+                          "    subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+                          "except PermissionError:\n    pass\nwhile True:\n    pass\n", timeout=1.0, sandbox=sandbox)
     assert outcome.status == "timeout" and not outcome.passed
     assert time.perf_counter() - started < 5
 
 
-NETWORK_MODES = [pytest.param("unshare", marks=pytest.mark.skipif(not can_unshare_network(),
-                                                                 reason="unshare -n not permitted here")),
-                 "guard", "auto"]
-
-
-@pytest.mark.parametrize("network", NETWORK_MODES)
-def test_code_cannot_reach_the_network(network):
+@pytest.mark.parametrize("sandbox", SANDBOX_MODES)
+def test_code_cannot_reach_the_network(sandbox):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -160,9 +163,12 @@ def test_code_cannot_reach_the_network(network):
         program = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3).close()\nprint('reached')\n"
         control = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=10)
         assert control.stdout.strip() == "reached"  # the listener is reachable from outside the sandbox
-        outcome = run_program(program, timeout=10, network=network)
+        outcome = run_program(program, timeout=10, sandbox=sandbox)
     assert outcome.status == "failed" and "reached" not in outcome.output
-    assert "unreachable" in outcome.output or "disabled" in outcome.output
+    if sandbox == "bwrap":  # its own network namespace: loopback only, where nothing listens
+        assert "ConnectionRefusedError" in outcome.output, outcome.output
+    else:  # the socket guard refuses before any namespace matters
+        assert "network access is disabled in the grokviz sandbox" in outcome.output, outcome.output
 
 
 def test_code_items_pass_fail_and_time_out_end_to_end(store, tmp_path):
@@ -184,6 +190,8 @@ def test_code_items_pass_fail_and_time_out_end_to_end(store, tmp_path):
     scores = read_appended(store, "tiny", "item_scores").set_index("item_id")
     assert scores["correct"].to_dict() == {"solved": 1, "unsolved": 0, "loops": 0}
     assert scores.loc["loops", "detail"].startswith("timeout")
+    call = json.loads((store.run_dir("tiny") / "run.json").read_text())["calls"][-1]
+    assert call["sandbox"] == "auto" and call["sandbox_used"] == resolve_sandbox("auto").mode
 
 
 def test_check_program_calls_check_only_when_defined():
