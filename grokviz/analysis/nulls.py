@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from grokviz import names
+from grokviz.analysis.walk import seed_of
 from grokviz.metrics.consistency import consistency
 from grokviz.metrics.distance import mean_pairwise_distance
 from grokviz.metrics.pathways import pathway_strings
@@ -70,36 +71,28 @@ def group_rows(step: int, group: str, null: str, draw: int, strings: list[str], 
             for m, v in values.items()]
 
 
-def random_group_rows(step: int, table: pd.DataFrame, draws: dict[str, list[np.ndarray]], level: str,
+def random_group_rows(step: int, table: pd.DataFrame, group: str, draw: int, ids: np.ndarray, level: str,
                       seed: int) -> list[dict]:
-    """The random-groups null at one checkpoint, from its pathway table (sample_id, pathway, ...)."""
-    index = pd.Index(table[names.SAMPLE_ID])
-    rows = []
-    for group, samples in draws.items():
-        for draw, ids in enumerate(samples):
-            part = table.iloc[index.get_indexer(ids)]
-            rows += group_rows(step, group, "random_groups", draw, part["pathway"].tolist(),
-                               part["consistency"].to_numpy(), part["mean_cosine"].to_numpy(), level, seed)
-    return rows
+    """One draw of the random-groups null at one checkpoint, from its pathway table."""
+    part = table.iloc[pd.Index(table[names.SAMPLE_ID]).get_indexer(ids)]
+    return group_rows(step, group, "random_groups", draw, part["pathway"].tolist(),
+                      part["consistency"].to_numpy(), part["mean_cosine"].to_numpy(), level, seed)
 
 
-def token_identity_rows(step: int, groups: dict[str, np.ndarray], route_ids: pd.Series, token_ids: np.ndarray,
+def token_identity_rows(step: int, group: str, ids: np.ndarray, route_ids: pd.Series, token_ids: np.ndarray,
                         means: np.ndarray, router: list[np.ndarray], tau: float | None, top_k: int | None,
                         level: str, seed: int, cap: int = CAP) -> list[dict]:
-    """The token-identity null of every group at one checkpoint (at most `cap` members each)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for group, ids in groups.items():
-        ids = [i for i in ids if i in route_ids.index]
-        if len(ids) > cap:
-            ids = sorted(rng.choice(ids, cap, replace=False))
-        if not ids:
-            continue
-        dist = token_identity_dist([route_ids[i] for i in ids], token_ids, means)
-        dist = dist[np.isfinite(dist).all(axis=(1, 2))]
-        if not len(dist):
-            continue
-        c_values, mean_cos = consistency(dist, router) if dist.shape[1] > 1 else (np.array([]), np.array([]))
-        rows += group_rows(step, group, "token_identity", 0, pathway_strings(dist, tau, top_k), c_values,
-                           mean_cos, level, seed)
-    return rows
+    """The token-identity null of one group at one checkpoint (at most `cap` members, drawn with a
+    seed of the group's own, so the result does not depend on the other groups)."""
+    ids = [i for i in ids if i in route_ids.index]
+    if len(ids) > cap:
+        ids = sorted(np.random.default_rng(seed_of(seed, group)).choice(ids, cap, replace=False))
+    if not ids:
+        return []
+    dist = token_identity_dist([route_ids[i] for i in ids], token_ids, means)
+    dist = dist[np.isfinite(dist).all(axis=(1, 2))]
+    if not len(dist):
+        return []
+    c_values, mean_cos = consistency(dist, router) if dist.shape[1] > 1 else (np.array([]), np.array([]))
+    return group_rows(step, group, "token_identity", 0, pathway_strings(dist, tau, top_k), c_values, mean_cos,
+                      level, seed)

@@ -118,7 +118,7 @@ def _mean_band(values: np.ndarray) -> tuple[float, float]:
 
 def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups: dict[str, np.ndarray],
                   level: str, max_pairs: int | None, seed: int, layer_level: str = "expert",
-                  layer_labels: list[int] | None = None) -> list[dict]:
+                  layer_labels: list[int] | None = None, layer_max_pairs: int | None = None) -> list[dict]:
     """Every metric of every group at one checkpoint (groups map names to sample ids), with the
     per-layer distances (paper Fig. 5) at their own level, named by decoder-layer index
     (`distance_layer_<l>`, `layer_labels` l of each MoE layer; default 0..L-1)."""
@@ -133,7 +133,7 @@ def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups:
         n = len(strings)
         rows.append(_row(step, group, "distance", mean_pairwise_distance(strings, level, max_pairs, seed), n,
                          sample_interval(strings, level, seed=seed)))
-        for label, estimate in zip(labels, per_layer_mean_distance(layers[rows_of], layer_level, max_pairs, seed)):
+        for label, estimate in zip(labels, per_layer_mean_distance(layers[rows_of], layer_level, layer_max_pairs, seed)):
             rows.append(_row(step, group, f"distance_layer_{label}", estimate, n))
         for metric in ("consistency", "mean_cosine", names.LOSS):
             values = part[metric].to_numpy(dtype=float)

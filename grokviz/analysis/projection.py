@@ -1,14 +1,16 @@
-"""2-D maps of samples' pathways per checkpoint, aligned across checkpoints (AlignedUMAP).
+"""2-D maps of samples' pathways per checkpoint, each started from the previous one (UMAP).
 
-Each sample becomes a multi-hot vector of the experts its pathway keeps (n_layers x E); the
-maps of consecutive checkpoints are aligned through the identity of samples, so points move
-smoothly along the dashboard's checkpoint slider. Seeded and stored: the dashboard never
-projects. `umap` is imported only here, only when a projection is asked for (its first
-import compiles for ~25 s).
+Each sample becomes a multi-hot vector of the experts its pathway keeps (n_layers x E). The first
+projected checkpoint gets a full UMAP fit; each later one is fitted for FOLLOW_EPOCHS epochs
+starting from the previous map (`init`), so the same sample moves smoothly along the dashboard's
+checkpoint slider. That light alignment replaced AlignedUMAP (grokviz 0.1): about 5x faster on
+1,000 samples x 10 checkpoints, and each map depends only on its own checkpoint and the one before,
+so `analyze` caches it per checkpoint and adding a checkpoint fits one map. Seeded and stored: the
+dashboard never projects. `umap` is imported only here, only when a projection is asked for (its
+first import compiles for ~25 s).
 
-`exact_shortcuts` removes two hot spots of umap-learn 0.5 on this input without changing a
-single output bit (tests/analysis/test_projection_speed.py compares): on 2,000 samples x 10
-checkpoints they took about 60% of the projection's time.
+`exact_shortcuts` removes a hot spot of umap-learn 0.5 on this input without changing a single
+output bit (tests/analysis/test_projection_speed.py compares).
 """
 
 from __future__ import annotations
@@ -32,32 +34,28 @@ def pathway_vectors(dist: np.ndarray, tau: float | None, top_k: int | None) -> n
     return kept.reshape(len(dist), -1).astype(np.float32)
 
 
-def aligned_maps(vectors: dict[int, np.ndarray], sample_ids: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    """Rows (step, sample_id, x, y) for every step, same samples in the same row order."""
-    steps = sorted(vectors)
-    if len(sample_ids) < 5:
-        return pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"])
-    jitter = np.random.default_rng(seed)
-    slices = [vectors[s] + 1e-3 * jitter.standard_normal(vectors[s].shape).astype(np.float32) for s in steps]
-    n = len(sample_ids)
-    neighbours = int(min(15, n - 1))
+FOLLOW_EPOCHS = 60  # epochs of a map started from the previous checkpoint's
+
+
+def step_map(vectors: np.ndarray, seed: int = 0, init: np.ndarray | None = None) -> np.ndarray:
+    """One checkpoint's 2-D map, (n_samples, 2): a full UMAP fit, or FOLLOW_EPOCHS epochs from `init`."""
+    n = len(vectors)
+    if n < 5:
+        return np.zeros((n, 2), dtype=np.float32)
+    jitter = np.random.default_rng(seed).standard_normal(vectors.shape).astype(np.float32)
     import umap
 
     # umap says once per fit that a fixed random_state means one thread: we want exactly that
     warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
-    if len(steps) == 1:
-        with exact_shortcuts():
-            embeddings = [umap.UMAP(n_neighbors=neighbours, random_state=seed, metric="euclidean")
-                          .fit_transform(slices[0])]
-    else:
-        relations = [{i: i for i in range(n)} for _ in steps[1:]]
-        mapper = umap.AlignedUMAP(n_neighbors=neighbours, random_state=seed, metric="euclidean")
-        with exact_shortcuts():
-            embeddings = mapper.fit(slices, relations=relations).embeddings_
-    frames = [pd.DataFrame({names.STEP: step, names.SAMPLE_ID: sample_ids,
-                            "x": np.asarray(e)[:, 0], "y": np.asarray(e)[:, 1]})
-              for step, e in zip(steps, embeddings)]
-    return pd.concat(frames, ignore_index=True)
+    follow = {} if init is None else {"init": np.asarray(init, dtype=np.float64), "n_epochs": FOLLOW_EPOCHS}
+    with exact_shortcuts():
+        mapper = umap.UMAP(n_neighbors=int(min(15, n - 1)), random_state=seed, metric="euclidean", **follow)
+        return mapper.fit_transform(vectors + 1e-3 * jitter).astype(np.float32)
+
+
+def map_frame(step: int, sample_ids: np.ndarray, embedding: np.ndarray) -> pd.DataFrame:
+    """Rows (step, sample_id, x, y) of one checkpoint's map."""
+    return pd.DataFrame({names.STEP: step, names.SAMPLE_ID: sample_ids, "x": embedding[:, 0], "y": embedding[:, 1]})
 
 
 def pick(values: list, count: int) -> list:
@@ -73,17 +71,13 @@ def pick(values: list, count: int) -> list:
 
 @contextlib.contextmanager
 def exact_shortcuts() -> Iterator[None]:
-    """While fitting, swap two umap-learn 0.5 internals for equivalents that compute the same bits.
-
-    1. All-pairs distances of small data (< 4,096 points): umap hands its numba `euclidean` to
+    """While fitting, swap a umap-learn 0.5 internal for an equivalent that computes the same bits:
+    all-pairs distances of small data (< 4,096 points): umap hands its numba `euclidean` to
        sklearn, which calls it once per pair from Python; umap's own parallel loop calls the same
        function (same float64 values, cast to the input's float dtype as sklearn does).
-    2. AlignedUMAP's neighbourhood similarities: membership in a relation was tested by building a
-       set of every sample once per sample; here a mask is built once per pair of checkpoints.
     Left alone (the originals run) for any other umap version or input.
     """
     import umap
-    import umap.aligned_umap as aligned
     import umap.umap_ as core
 
     if not umap.__version__.startswith("0.5."):
@@ -91,7 +85,7 @@ def exact_shortcuts() -> Iterator[None]:
         return
     from umap.distances import named_distances, parallel_special_metric
 
-    pairwise, similarities = core.pairwise_distances, aligned.build_neighborhood_similarities
+    pairwise = core.pairwise_distances
     euclidean = named_distances["euclidean"]
 
     def fast_pairwise(X, Y=None, metric="euclidean", **kwds):
@@ -100,55 +94,8 @@ def exact_shortcuts() -> Iterator[None]:
             return parallel_special_metric(X, metric=euclidean).astype(X.dtype)
         return pairwise(X, Y, metric=metric, **kwds)
 
-    core.pairwise_distances, aligned.build_neighborhood_similarities = fast_pairwise, _similarities()
+    core.pairwise_distances = fast_pairwise
     try:
         yield
     finally:
-        core.pairwise_distances, aligned.build_neighborhood_similarities = pairwise, similarities
-
-
-_COMPILED: list = []
-
-
-def _similarities():
-    """umap.aligned_umap.build_neighborhood_similarities with the per-sample set built once per
-    (checkpoint, window offset) as a mask; every other line as in umap-learn 0.5.12."""
-    if _COMPILED:
-        return _COMPILED[0]
-    import numba
-    from umap.sparse import arr_intersect, arr_union
-
-    @numba.njit()
-    def similarities(graphs_indptr, graphs_indices, relations):
-        result = np.zeros(relations.shape, dtype=np.float32)
-        center_index = (relations.shape[1] - 1) // 2
-        for i in range(relations.shape[0]):
-            base_indptr, base_indices_all = graphs_indptr[i], graphs_indices[i]
-            for j in range(relations.shape[1]):
-                other = i + j - center_index
-                if other < 0 or other >= len(graphs_indptr):
-                    continue
-                comparison_indptr, comparison_indices_all = graphs_indptr[other], graphs_indices[other]
-                member = np.zeros(comparison_indptr.shape[0], dtype=np.bool_)  # in relations[i, j]
-                for value in relations[i, j]:
-                    if 0 <= value < member.shape[0]:
-                        member[value] = True
-                for k in range(relations.shape[2]):
-                    comparison_index = relations[i, j, k]
-                    if comparison_index < 0:
-                        continue
-                    raw = base_indices_all[base_indptr[k]: base_indptr[k + 1]].copy()
-                    base_indices = relations[i, j][raw[raw < relations.shape[2]]]
-                    base_indices = base_indices[base_indices >= 0]
-                    comparison = comparison_indices_all[
-                        comparison_indptr[comparison_index]: comparison_indptr[comparison_index + 1]]
-                    comparison = comparison[member[comparison]]
-                    union_size = arr_union(base_indices, comparison).shape[0]
-                    if union_size > 0:
-                        result[i, j, k] = arr_intersect(base_indices, comparison).shape[0] / union_size
-                    else:
-                        result[i, j, k] = 1.0
-        return result
-
-    _COMPILED.append(similarities)
-    return similarities
+        core.pairwise_distances = pairwise

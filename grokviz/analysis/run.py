@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import sys
 import time
@@ -19,15 +20,16 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from grokviz import names
-from grokviz.analysis import correlate, groups, health_stats, nulls, pathway_stats, projection, validity
-from grokviz.config import AnalyzeConfig
+from grokviz.analysis import correlate, groups, health_stats, nulls, pathway_stats, projection, validity, walk
+from grokviz.config import AnalyzeConfig, settings_hash, to_jsonable
+from grokviz.config.analyze import ANALYSIS_VERSION
 from grokviz.errors import StoreError
-from grokviz.metrics.health import routing_entropy
 from grokviz.metrics.pairing import pair_groups, similarity_matrix
-from grokviz.store import analyses, appended, queries
+from grokviz.store import analyses, appended, queries, stepcache
 from grokviz.store.layout import Store
 from grokviz.store.tables import (
     Tables,
@@ -149,53 +151,147 @@ def _targets(metrics: pd.DataFrame, acc: pd.DataFrame, pairs: pd.DataFrame) -> d
 
 def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_groups: dict,
                 memorized: pd.DataFrame, routes: pd.DataFrame, progress: bool, stages: Stages) -> dict:
-    """One pass over checkpoints: pathways, group metrics, null baselines, entropy, projection inputs."""
+    """One pass over checkpoints: pathways, group metrics, null baselines, entropy and maps, each
+    checkpoint's part taken from the step cache when its files and the settings are unchanged."""
+    run = config.run
+    labels = layer_labels(store, run)
     domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
-    labels = layer_labels(store, config.run)
     pool = memorized.loc[memorized["memorized"], names.SAMPLE_ID].to_numpy(dtype=str)
     draws = nulls.random_draws(domains, pool, seed=config.seed) if config.nulls else {}
-    route_ids = read_route_ids(store, config.run) if config.nulls else None
-    null_rows: list[dict] = []
-    project_steps = set(projection.pick(steps, config.projection_steps)) if config.projection else set()
+    route_ids = read_route_ids(store, run) if config.nulls else None
     by_step = dict(tuple(routes.groupby(names.STEP))) if config.consistency_weights == "token_topk" else {}
-    tables, rows, health, vectors = [], [], [], {}
-    chosen_ids = None
+    project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
+    files = _step_files(store, run)
+    tables, rows, null_rows, health, maps, keep = [], [], [], [], [], set()
+    chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
-        with stages.time("read"):
-            frame, dist = read_step(store, config.run, step)
-            router = read_router_weights(store, config.run, step)
+        part_key = _key(config, "part", files[step], bool(step in by_step))
         with stages.time("pathways"):
-            tokens = pathway_stats.step_tokens(by_step[step], frame[names.SAMPLE_ID].to_numpy()) \
-                if step in by_step else None
-            table, layers = pathway_stats.step_pathways(step, frame, dist, router, config.tau, config.top_k,
-                                                        config.consistency_weights, config.consistency_cosine, tokens)
-        tables.append(table.drop(columns=[names.LOSS]))
+            part, dist = _sample_part(config, store, step, part_key, by_step.get(step), stages)
+        keep.add(stepcache.entry_path(store, run, "part", step, part_key))
+        tables.append(part.table.drop(columns=[names.LOSS]))
         with stages.time("distances"):
-            rows += pathway_stats.group_metrics(step, table, layers, metric_groups, config.distance,
-                                                config.max_pairs, config.seed, config.layer_distance, labels)
-            rows += pathway_stats.cross_group_metrics(step, table, domains, config.distance,
-                                                      config.max_pairs, config.seed)
-        with stages.time("nulls"):
-            null_rows += nulls.random_group_rows(step, table, draws, config.distance, config.seed)
-            means = read_token_means(store, config.run, step, len(labels)) if route_ids is not None else None
-            if means is not None:
-                null_rows += nulls.token_identity_rows(step, metric_groups, route_ids, *means, router, config.tau,
-                                                       config.top_k, config.distance, config.seed)
-        entropy = routing_entropy(dist).mean(axis=0)  # shape: (layers,)
-        health += [{names.RUN: config.run, names.STEP: step, names.LAYER: label, "metric": "entropy",
-                    "value": float(v)} for label, v in zip(labels, entropy)]
+            group_rows, group_nulls = _step_groups(config, store, step, part, metric_groups, draws, route_ids,
+                                                   labels, files[step], keep)
+        rows += group_rows
+        null_rows += group_nulls
+        health += [{names.RUN: run, names.STEP: step, names.LAYER: label, "metric": "entropy", "value": float(v)}
+                   for label, v in zip(labels, part.entropy)]
         if step in project_steps:
-            chosen_ids = _projection_ids(frame, memorized, config) if chosen_ids is None else chosen_ids
-            rows_of = pd.Index(frame[names.SAMPLE_ID]).get_indexer(chosen_ids)
-            vectors[step] = projection.pathway_vectors(dist[rows_of], config.tau, config.top_k)
-    with stages.time("projection"):
-        if vectors:
-            _announce(progress, f"pathway maps of {len(chosen_ids):,} samples at {len(vectors)} checkpoints "
-                                "(AlignedUMAP; a minute or two)")
-        projected = (projection.aligned_maps(vectors, chosen_ids, config.seed) if vectors
-                     else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))
+            with stages.time("projection"):
+                chosen_ids = _projection_ids(part.table, memorized, config) if chosen_ids is None else chosen_ids
+                map_key = _key(config, "map", files[step], previous_key, walk.members_key(chosen_ids))
+                previous = _step_map(config, store, step, map_key, chosen_ids, part, dist, previous, progress)
+                previous_key = map_key  # each map starts from the one before: its key chains theirs
+                keep.add(stepcache.entry_path(store, run, "map", step, map_key))
+                maps.append(projection.map_frame(step, chosen_ids, previous))
+    stepcache.prune(store, run, keep)
     return {"pathways": pd.concat(tables, ignore_index=True), "metrics": pathway_stats.metric_frame(rows),
-            "health": health, "projection": projected, "nulls": pd.DataFrame(null_rows, columns=nulls.COLUMNS)}
+            "health": health, "nulls": pd.DataFrame(null_rows, columns=nulls.COLUMNS),
+            "projection": (pd.concat(maps, ignore_index=True) if maps
+                           else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))}
+
+
+def _step_groups(config: AnalyzeConfig, store: Store, step: int, part: walk.StepPart, metric_groups: dict,
+                 draws: dict, route_ids: pd.Series | None, labels: list[int], files: list[str],
+                 keep: set) -> tuple[list[dict], list[dict]]:
+    """Every group's metrics and nulls at one checkpoint; a group whose members and inputs did not
+    change since the last analysis is taken from the step cache."""
+    run, seed, level = config.run, config.seed, config.distance
+    key = _key(config, "groups", files)
+    cache = walk.GroupCache(_cached_frame(store, run, "groups", step, key))
+    rows, null_rows = [], []
+    for name, ids in metric_groups.items():
+        rows += cache.rows(name, ids, lambda n=name, i=ids: pathway_stats.group_metrics(
+            step, part.table, part.layers, {n: i}, level, config.max_pairs, seed, config.layer_distance, labels,
+            config.layer_max_pairs))
+    domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
+    for (a, ids_a), (b, ids_b) in itertools.combinations(sorted(domains.items()), 2):
+        rows += cache.rows(f"{a} x {b}", [f"a:{i}" for i in ids_a] + [f"b:{i}" for i in ids_b],
+                           lambda x={a: ids_a, b: ids_b}: pathway_stats.cross_group_metrics(
+                               step, part.table, x, level, config.max_pairs, seed))
+    for name, samples in draws.items():
+        for draw, ids in enumerate(samples):
+            null_rows += cache.rows(f"random {draw}: {name}", ids, lambda n=name, d=draw, i=ids:
+                                    nulls.random_group_rows(step, part.table, n, d, i, level, seed))
+    means = read_token_means(store, run, step, len(labels)) if route_ids is not None else None
+    if means is not None:
+        router = read_router_weights(store, run, step)
+        for name, ids in metric_groups.items():
+            null_rows += cache.rows(f"token: {name}", ids, lambda n=name, i=ids: nulls.token_identity_rows(
+                step, n, i, route_ids, *means, router, config.tau, config.top_k, level, seed))
+    _write_cache(store, run, "groups", step, key, cache.frame(), keep)
+    return rows, null_rows
+
+
+STEP_SETTINGS = {  # what each cached part of a checkpoint depends on, besides its files
+    "part": ("tau", "top_k", "consistency_weights", "consistency_cosine"),
+    "groups": ("tau", "top_k", "consistency_weights", "consistency_cosine", "distance", "layer_distance",
+               "max_pairs", "layer_max_pairs", "seed", "nulls"),
+    "map": ("tau", "top_k", "seed", "projection_samples", "projection_steps"),
+}
+
+
+def _key(config: AnalyzeConfig, kind: str, *inputs) -> str:
+    """The step-cache key of one kind of part: its settings, its inputs, the analysis version."""
+    settings = {name: to_jsonable(getattr(config, name)) for name in STEP_SETTINGS[kind]}
+    return settings_hash({"kind": kind, "settings": settings, "inputs": to_jsonable(list(inputs)),
+                          "version": ANALYSIS_VERSION})
+
+
+def _step_files(store: Store, run: str) -> dict[int, list[str]]:
+    """Per checkpoint, what its cached parts depend on: its complete shards and their part files."""
+    files: dict[int, list[str]] = {}
+    for step, shard in store.complete_shards(run):
+        folder = store.shard_dir(run, step, shard, partial=False)
+        files.setdefault(step, []).extend(f"{p.name}:{p.stat().st_size}" for p in sorted(folder.iterdir()))
+    return {step: sorted(names_) for step, names_ in files.items()}
+
+
+def _cached_frame(store: Store, run: str, kind: str, step: int, key: str) -> pd.DataFrame | None:
+    table = stepcache.read_cached(store, run, kind, step, key)
+    return table.to_pandas() if table is not None else None
+
+
+def _write_cache(store: Store, run: str, kind: str, step: int, key: str, frame: pd.DataFrame, keep: set) -> None:
+    keep.add(stepcache.entry_path(store, run, kind, step, key))
+    if len(frame):
+        stepcache.write_cached(store, run, kind, step, key, pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _sample_part(config: AnalyzeConfig, store: Store, step: int, key: str, routes: pd.DataFrame | None,
+                 stages: Stages) -> tuple[walk.StepPart, np.ndarray | None]:
+    """A checkpoint's per-sample part (cached, else computed and cached); its distributions when read."""
+    cached = stepcache.read_cached(store, config.run, "part", step, key)
+    if cached is not None:
+        return walk.StepPart.from_arrow(cached, step), None
+    with stages.time("read"):
+        frame, dist = read_step(store, config.run, step)
+        router = read_router_weights(store, config.run, step)
+    tokens = pathway_stats.step_tokens(routes, frame[names.SAMPLE_ID].to_numpy()) if routes is not None else None
+    part = walk.sample_part(step, frame, dist, router, config.tau, config.top_k, config.consistency_weights,
+                            config.consistency_cosine, tokens)
+    stepcache.write_cached(store, config.run, "part", step, key, part.to_arrow())
+    return part, dist
+
+
+def _step_map(config: AnalyzeConfig, store: Store, step: int, key: str, ids: np.ndarray, part: walk.StepPart,
+              dist: np.ndarray | None, previous: np.ndarray | None, progress: bool) -> np.ndarray:
+    """One checkpoint's map (cached, else fitted from the previous map and cached)."""
+    cached = stepcache.read_cached(store, config.run, "map", step, key)
+    if cached is not None:
+        return np.column_stack([cached.column("x").to_numpy(), cached.column("y").to_numpy()])
+    order = part.table[names.SAMPLE_ID]
+    if dist is None:  # the per-sample part came from the cache: read the distributions now
+        frame, dist = read_step(store, config.run, step)
+        order = frame[names.SAMPLE_ID]
+    if previous is None:
+        _announce(progress, f"pathway maps of {len(ids):,} samples (UMAP; the first checkpoint takes longest)")
+    rows = pd.Index(order).get_indexer(ids)
+    embedding = projection.step_map(projection.pathway_vectors(dist[rows], config.tau, config.top_k), config.seed,
+                                    previous)
+    stepcache.write_cached(store, config.run, "map", step, key, pa.table({"x": embedding[:, 0], "y": embedding[:, 1]}))
+    return embedding
 
 
 def layer_labels(store: Store, run: str) -> list[int]:
@@ -211,7 +307,7 @@ def _announce(progress: bool, what: str) -> None:
 
 
 def _projection_ids(frame: pd.DataFrame, memorized: pd.DataFrame, config: AnalyzeConfig) -> np.ndarray:
-    """A seeded sample of the training samples present at the first projected checkpoint."""
+    """A seeded sample of the training samples present at the first projected checkpoint (sorted)."""
     ids = np.intersect1d(memorized[names.SAMPLE_ID].to_numpy(dtype=str), frame[names.SAMPLE_ID].to_numpy(dtype=str))
     if len(ids) > config.projection_samples:
         ids = np.sort(np.random.default_rng(config.seed).choice(ids, config.projection_samples, replace=False))

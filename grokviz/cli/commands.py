@@ -71,6 +71,7 @@ def add_parsers(sub) -> None:
     app.add_argument("--port", type=int, default=8501)
     app.add_argument("--build-demo", action="store_true", help="build the demo run in the background when the store "
                      "has none (or resume an unfinished build); the dashboard fills in as it lands")
+    app.add_argument("--quick", action="store_true", help="with --build-demo: the test-sized demo")
     report = sub.add_parser("report", help="write the meeting report of a run: one HTML file that opens offline")
     report.add_argument("--store", default="data")
     report.add_argument("--run", required=True)
@@ -252,7 +253,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     if args.build_demo and (not store.runs() or (status is not None and status.get("stage") != "done")):
         print("building the demo run in the background (a few minutes, no downloads); the dashboard opens now "
               "and fills in as checkpoints, routing and the analysis land", flush=True)
-        builder = subprocess.Popen([sys.executable, "-m", "grokviz", "demo", "--store", str(args.store), "--quiet"])
+        builder = subprocess.Popen([sys.executable, "-m", "grokviz", "demo", "--store", str(args.store), "--quiet",
+                                    *(["--quick"] if args.quick else [])])
     app = importlib.util.find_spec("grokviz.dashboard.app").origin  # the file only: Streamlit not loaded
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
                "--server.port", str(args.port), *STREAMLIT_FLAGS, "--", "--store", str(Path(args.store).resolve())]

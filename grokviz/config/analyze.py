@@ -16,7 +16,7 @@ from typing import Any
 from grokviz.config.base import _positive, check_run_name, to_jsonable
 from grokviz.errors import InputError
 
-ANALYSIS_VERSION = 2  # bumped when an analysis of the same settings would compute different tables
+ANALYSIS_VERSION = 3  # bumped when an analysis of the same settings would compute different tables
 
 
 def _option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -38,8 +38,10 @@ class AnalyzeConfig:
                             "magnitudes) or expert (one symbol per expert id)", ("char", "expert"))
     layer_distance: str = _option("expert", "level of the per-layer distance (the paper's Fig. 5 values fit "
                                   "expert level)", ("expert", "char"))
-    max_pairs: int | None = _option(20_000, "above this many pairs, estimate a group's mean distance from "
+    max_pairs: int | None = _option(5_000, "above this many pairs, estimate a group's mean distance from "
                                     "uniformly sampled pairs (with its standard error)")
+    layer_max_pairs: int | None = _option(1_000, "the same pair budget for each layer's distance (short strings "
+                                          "and small values: the estimate's error stays small)")
     # --- consistency (METHOD 4) ---
     consistency_weights: str = _option("full", "routing weights of the embeddings: the full distribution (the "
                                        "formula as written), the tau-selected experts, or the model's own "
@@ -95,8 +97,9 @@ class AnalyzeConfig:
             _positive(self.eps, "eps")
         for name in ("delta", "loss_window", "min_group_size"):
             _positive(getattr(self, name), name)
-        if self.max_pairs is not None:
-            _positive(self.max_pairs, "max_pairs")
+        for name in ("max_pairs", "layer_max_pairs"):
+            if getattr(self, name) is not None:
+                _positive(getattr(self, name), name)
         if self.bootstrap < 0 or self.permutations < 0:
             raise InputError("bootstrap and permutations must be >= 0", field="bootstrap")
         self.window()

@@ -39,7 +39,7 @@ class PathwayMonitor:
     """
 
     def __init__(self, store: Store, run: str, probe: pd.DataFrame, tokenizer, *, tau: float | None = 0.7,
-                 top_k: int | None = None, distance: str = "char", max_pairs: int | None = 20_000,
+                 top_k: int | None = None, distance: str = "char", max_pairs: int | None = 5_000,
                  token_budget: int = 8192, route_span: RouteSpan | str = RouteSpan.AUTO,
                  tensorboard_dir: str | None = None, wandb_run=None) -> None:
         self.store, self.run = store, check_run_name(run)
@@ -122,7 +122,7 @@ class PathwayMonitor:
                     continue
                 rows.append({names.RUN: self.run, names.STEP: step, names.GROUP: group,
                              "metric": f"onset_{metric}", "value": float(found.step)})
-                if self._reported.get((group, metric)) != found.step:
+                if (group, metric) not in self._reported:  # the line once; later estimates go to the table only
                     self._reported[(group, metric)] = found.step
                     trend = "converging" if (found.direction < 0) == (metric == "distance") else "diverging"
                     print(f"grokviz monitor: {group}: pathways started {trend} at step {found.step:,} "

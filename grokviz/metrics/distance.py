@@ -248,26 +248,28 @@ def per_layer_mean_distance(
     ]
 
 
-def sample_interval(pathways: Sequence[str], level: Level | str = Level.CHAR, cap: int = 200, seed: int = 0,
+def sample_interval(pathways: Sequence[str], level: Level | str = Level.CHAR, cap: int = 100, seed: int = 0,
                     z: float = 1.96) -> tuple[float, float]:
-    """A 95% interval of the group's mean pairwise distance over *samples* (a metric curve's band,
-    METHOD 11.2): the mean distance is a U-statistic whose variance is about 4 var(d_i) / n, d_i
-    being sample i's mean distance to the others (Hoeffding). Computed on at most `cap` members
-    drawn with `seed`; (nan, nan) with fewer than 3.
+    """A 95% interval of the group's mean pairwise distance over its *samples* (a metric curve's
+    band, METHOD 11.2). The mean distance is a U-statistic whose variance is about 4 var(d_i) / n,
+    d_i being sample i's mean distance to the others (Hoeffding); var(d_i) is estimated on at most
+    `cap` members drawn with `seed` (slightly wide: each d_i is itself a mean of cap - 1 distances)
+    and n is the whole group's size. Centred on the subsample's mean; (nan, nan) with fewer than 3.
 
     >>> low, high = sample_interval(["1-2", "1-3", "4-2", "1-2", "5-5"])
     >>> bool(low < mean_pairwise_distance(["1-2", "1-3", "4-2", "1-2", "5-5"]).value < high)
     True
     """
     strings = _prepare(pathways, level)
-    if len(strings) < 3:
-        return float("nan"), float("nan")
-    if len(strings) > cap:
-        chosen = np.random.default_rng(seed).choice(len(strings), cap, replace=False)
-        strings = [strings[i] for i in chosen]
     n = len(strings)
+    if n < 3:
+        return float("nan"), float("nan")
+    if n > cap:
+        chosen = np.random.default_rng(seed).choice(n, cap, replace=False)
+        strings = [strings[i] for i in chosen]
+    k = len(strings)
     matrix = process.cdist(strings, strings, scorer=Levenshtein.distance, dtype=np.int32, workers=-1)
-    per_sample = matrix.sum(axis=1) / (n - 1)  # (n,) mean distance of each sample to the others
+    per_sample = matrix.sum(axis=1) / (k - 1)  # (k,) mean distance of each member to the others
     centre = float(per_sample.mean())
     half = z * 2.0 * float(per_sample.std(ddof=1)) / np.sqrt(n)
     return centre - half, centre + half

@@ -19,7 +19,7 @@ from factories import ROOT, copy_store
 
 from grokviz.api import Run
 
-pytestmark = pytest.mark.timeout(600)  # the first test that asks for demo_store builds it
+pytestmark = pytest.mark.timeout(1500)  # the first test that asks for demo_store builds it
 
 
 # What each page must show on an extracted run without analysis (element key), or None: the page

@@ -43,10 +43,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(store_root: Path, log: Path):
-    """Start the app on a free port; yield its base URL; stop it."""
+def serve(store_root: Path, log: Path, *extra: str):
+    """Start the app (`grokviz app`) on a free port; yield its base URL; stop it and what it started."""
     port = free_port()
-    command = [sys.executable, "-m", "grokviz", "app", "--store", str(store_root), "--port", str(port)]
+    command = [sys.executable, "-m", "grokviz", "app", "--store", str(store_root), "--port", str(port), *extra]
     env = {k: v for k, v in os.environ.items() if k != "GROKVIZ_STORE"}  # the CLI argument must do it
     with open(log, "w") as out:  # its own session, so the whole group (grokviz app and streamlit) stops after
         proc = subprocess.Popen(command, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -183,7 +183,7 @@ def test_link_reopens_view_and_toolbar_saves_svg(browser, app_url):
     again, _ = open_page(browser, link)  # a new session from the copied link shows the same view
     wait_for_sankeys(again)
     assert again.locator("[data-testid='stSidebar'] code").inner_text().replace("\n", "") == link
-    assert again.locator("g.sankey text.sankey-title, g.infolayer .gtitle").first.text_content().startswith("step 200")
+    assert again.locator("g.sankey text.sankey-title, g.infolayer .gtitle").first.text_content().endswith("step 200")
     again.close()
 
 
@@ -197,3 +197,24 @@ def test_meeting_report_downloads_standalone_html(browser, app_url, tmp_path):
     assert target.name == "grokviz-tiny-report.html" and html.count("window.PlotlyConfig") == 1
     assert html.count("<section>") >= 3
     page.close()
+
+
+@pytest.mark.timeout(1800)  # a whole quick demo build (about 2 minutes on 2 idle cores)
+def test_the_overview_fills_in_while_the_demo_builds(browser, tmp_path_factory):
+    """`grokviz app --build-demo` on an empty store: the page opens at once with the build's progress,
+    then shows the story when the build lands, with no reload."""
+    root = tmp_path_factory.mktemp("live") / "data"
+    started = time.monotonic()
+    for url in serve(root, root.parent / "streamlit-live.log", "--build-demo", "--quick"):
+        page = browser.new_page(viewport={"width": 1500, "height": 1400})
+        page.goto(url)
+        page.get_by_text("building the demo").first.wait_for(timeout=120_000)
+        opened = time.monotonic() - started
+        page.screenshot(path=str(artifacts() / "live-building.png"), full_page=True)
+        page.wait_for_selector("text=accuracy and pathway distance per task", timeout=1_500_000)
+        page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                               ".some(c => c.querySelector('.main-svg'))", timeout=120_000)
+        page.screenshot(path=str(artifacts() / "live-done.png"), full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
+        print(f"first page after {opened:.1f} s; story after {time.monotonic() - started:.0f} s")
+        page.close()

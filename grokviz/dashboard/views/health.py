@@ -36,10 +36,10 @@ def main() -> None:
         top_ks = sorted(int(k) for k in saturation["top_k"].unique())
         top_k = st.radio("Compare", top_ks, horizontal=True, key="saturation_top_k",
                          format_func=lambda k: "top-1 expert" if k == 1 else f"top-{k} set overlap")
-        widgets.show(health.saturation_figure(saturation, top_k, title="Router saturation per layer"),
+        widgets.show(health.saturation_figure(saturation, top_k, title=f"{ctx.run}: router saturation per layer"),
                      f"{ctx.run}-saturation", key="saturation")
     if present(tables["health"], "health"):
-        widgets.show(health.health_lines(tables["health"], title="Entropy, load balance and top-k mass"),
+        widgets.show(health.health_lines(tables["health"], title=f"{ctx.run}: entropy, load balance and top-k mass"),
                      f"{ctx.run}-health", key="health_lines")
 
     c1, c2 = st.columns(2)
@@ -52,11 +52,11 @@ def main() -> None:
     with left:
         if present(co, "coactivation"):
             co = co[(co["step"] == step) & (co["layer"] == layer)]
-            widgets.show(health.coactivation_heatmap(co, n_experts, title=f"Co-activation at step {step:,}, layer {layer}"),
+            widgets.show(health.coactivation_heatmap(co, n_experts, title=f"{ctx.run}: co-activation at step {step:,}, layer {layer}"),
                          f"{ctx.run}-coactivation", key="coactivation")
     with right:
         if present(load, "load"):
-            widgets.show(health.load_heatmap(load[load["step"] == step], n_experts, title=f"Expert load at step {step:,}"),
+            widgets.show(health.load_heatmap(load[load["step"] == step], n_experts, title=f"{ctx.run}: expert load at step {step:,}"),
                          f"{ctx.run}-load", key="load")
 
 

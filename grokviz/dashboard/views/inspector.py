@@ -19,11 +19,11 @@ def routing_section(ctx, sample: str, record: dict, step: int, layer: int, n_exp
                 "`--token-routes`); below is its token-averaged routing per layer instead.")
         st.text(record.get("text", ""))
         routing = cache.sample_routing(ctx, sample, step).rename(columns={"weight": "share"})
-        widgets.show(health.load_heatmap(routing, n_experts, title=f"Token-averaged router distribution at step {step:,}"),
+        widgets.show(health.load_heatmap(routing, n_experts, title=f"{ctx.run}: {sample}: router distribution at step {step:,}"),
                      f"{ctx.run}-{sample}-routing", key="sample_routing")
         return
     st.html(inspector.token_html(tokens[tokens["layer"] == layer]))
-    widgets.show(inspector.routing_heatmap(tokens, n_experts, title=f"Top-1 expert per token and layer at step {step:,}"),
+    widgets.show(inspector.routing_heatmap(tokens, n_experts, title=f"{ctx.run}: {sample}: top-1 expert per token and layer at step {step:,}"),
                  f"{ctx.run}-{sample}-heatmap", key="routing_heatmap")
 
 
@@ -36,11 +36,11 @@ def history_section(ctx, sample: str, steps: list[int]) -> None:
         found = memorized.loc[memorized["sample_id"] == sample, "t_star"]
         t_star = int(found.iloc[0]) if len(found) else None
     with left:
-        widgets.show(inspector.sample_loss(cache.sample_losses(ctx, sample), t_star, title="Loss over checkpoints"),
+        widgets.show(inspector.sample_loss(cache.sample_losses(ctx, sample), t_star, title=f"{ctx.run}: {sample}: loss over checkpoints"),
                      f"{ctx.run}-{sample}-loss", key="sample_loss")
     with right:
         widgets.show(inspector.pathway_history(cache.sample_pathways(ctx, sample),
-                                               title="Pathway per checkpoint (changes highlighted)"),
+                                               title=f"{ctx.run}: {sample}: pathway per checkpoint (changes highlighted)"),
                      f"{ctx.run}-{sample}-pathways", key="pathway_history")
         if cache.analysis(ctx, "pathways") is None:
             st.caption("Pathways computed here from the stored routing with tau = 0.7 (the run has no analysis yet).")

@@ -50,7 +50,7 @@ def main() -> None:
         return
     at_step = points[points["step"] == step]
     fig = projection.pathway_map(at_step, color_by, categories, projection.axis_ranges(points), color_range,
-                                 title=f"step {step:,}: {len(at_step)} samples")
+                                 title=f"{ctx.run}: pathway map, step {step:,}: {len(at_step)} samples")
     nonce = st.session_state.setdefault("map_nonce", 0)
     picked = widgets.selected_ids(widgets.show(fig, f"{ctx.run}-map-step{step}", key=f"map-{nonce}", select=True))
     if picked:

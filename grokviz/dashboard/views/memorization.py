@@ -20,7 +20,7 @@ def loss_section(ctx) -> str:
         curves = int(widgets.number("Individual sample curves per group", "curves", 0, 50, 0, step=1))
     shown = losses if group == viewstate.ALL_GROUPS else losses[losses["group"].astype(str) == group]
     with left:
-        widgets.show(memorization.loss_bands(shown, curves, title="Loss over checkpoints: median and interquartile band"),
+        widgets.show(memorization.loss_bands(shown, curves, title=f"{ctx.run}: {group}: loss over checkpoints, median and interquartile band"),
                      f"{ctx.run}-loss-bands", key="loss_bands")
     return group
 
@@ -47,7 +47,7 @@ def histogram_section(ctx, steps: list[int], group: str) -> None:
     t_star = t_star if group == viewstate.ALL_GROUPS else t_star[t_star["group"].astype(str) == group]
     accuracy = cache.accuracy(ctx)
     accuracy = accuracy[accuracy["group"].astype(str).isin(set(t_star["group"].astype(str)))]  # not Test@q groups
-    widgets.show(memorization.memorization_histogram(t_star, steps, accuracy, title="Memorisation step t* and test accuracy"),
+    widgets.show(memorization.memorization_histogram(t_star, steps, accuracy, title=f"{ctx.run}: memorisation step t* and test accuracy"),
                  f"{ctx.run}-memorisation-histogram", key="memorization_histogram")
     used = t_star.groupby("group")["eps"].first()
     st.caption("eps per group: " + ", ".join(f"{g} = {e:.2f}" for g, e in used.items()) + f"; delta = {delta:.3f}.")

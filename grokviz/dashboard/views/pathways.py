@@ -73,7 +73,7 @@ def main() -> None:
             links = cache.token_links(ctx, step, ids, c["flow"] == "token-topk", c["layers"])
         else:
             links = cache.sample_links(ctx, step, ids, 0.7 if c["flow"] == "sample-tau" else None, c["layers"])
-        fig = sankey.pathway_sankey(links, n_experts, c["layers"], c["top_n"], title=f"step {step:,}", unit=unit,
+        fig = sankey.pathway_sankey(links, n_experts, c["layers"], c["top_n"], title=f"{ctx.run}: {described} samples, step {step:,}", unit=unit,
                                     height=420 + 8 * c["top_n"], layer_labels=cache.layers(ctx))
         with column:
             widgets.show(fig, f"{ctx.run}-sankey-step{step}", key=key)

@@ -1,0 +1,101 @@
+"""One checkpoint of the analysis in parts a cache can keep: per-sample results and group results.
+
+`sample_part` is what a checkpoint alone decides: every sample's pathway, kept experts,
+consistency, mean layer cosine and loss, its per-layer strings, and the routing entropy. It depends
+on the checkpoint's files and the pathway settings only, so `grokviz.analysis.run` caches it per
+checkpoint. Group results (distances, bands, nulls) depend on which samples a group holds, which
+changes when checkpoints are added (t* is measured against the last one); `GroupCache` keys each
+group's rows by its name and a hash of its members, so a group whose members did not change is
+never computed twice, and the results equal a recomputation from scratch. Pure: no store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from grokviz import names
+from grokviz.analysis import pathway_stats
+from grokviz.metrics.health import routing_entropy
+
+PART_COLUMNS = [names.SAMPLE_ID, "pathway", "n_kept", "consistency", "mean_cosine", names.LOSS]
+
+
+@dataclasses.dataclass
+class StepPart:
+    """Per-sample results of one checkpoint."""
+
+    table: pd.DataFrame  # PART_COLUMNS (+ step), one row per sample in file order
+    layers: np.ndarray  # shape: (n_samples, n_layers)  per-layer strings, dtype object
+    entropy: np.ndarray  # shape: (n_layers,)  mean routing entropy over samples
+
+    def to_arrow(self) -> pa.Table:
+        """As one table: the columns, `layer_<i>` strings, and the entropy in the schema metadata."""
+        frame = self.table[PART_COLUMNS].copy()
+        for i in range(self.layers.shape[1]):
+            frame[f"layer_{i}"] = self.layers[:, i].astype(str)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        return table.replace_schema_metadata({b"entropy": self.entropy.astype(np.float64).tobytes()})
+
+    @staticmethod
+    def from_arrow(table: pa.Table, step: int) -> StepPart:
+        frame = table.to_pandas()
+        layer_columns = sorted((c for c in frame if c.startswith("layer_")), key=lambda c: int(c[6:]))
+        entropy = np.frombuffer(table.schema.metadata[b"entropy"], dtype=np.float64)
+        part = frame[PART_COLUMNS].assign(**{names.STEP: step})
+        return StepPart(part, frame[layer_columns].to_numpy(dtype=object), entropy)
+
+
+def sample_part(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray], tau: float | None,
+                top_k: int | None, weights: str, cosine: str, tokens: pathway_stats.StepTokens | None) -> StepPart:
+    """Pathways, consistency and entropy of every sample of one checkpoint."""
+    table, layers = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens)
+    return StepPart(table, layers, routing_entropy(dist).mean(axis=0))
+
+
+def members_key(ids) -> str:
+    """A short hash of a group's members (order does not matter).
+
+    >>> members_key(["b", "a"]) == members_key(["a", "b"])
+    True
+    """
+    joined = "\n".join(sorted(map(str, ids)))
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+class GroupCache:
+    """Rows per (name, members): reused when present, computed and remembered when not."""
+
+    def __init__(self, rows: pd.DataFrame | None = None) -> None:
+        self.entries: dict[str, list[dict]] = {}
+        self.used: set[str] = set()
+        if rows is not None and len(rows):
+            for key, part in rows.groupby("cache_key", sort=False):
+                self.entries[str(key)] = part.drop(columns="cache_key").to_dict("records")
+
+    def rows(self, name: str, members, compute: Callable[[], list[dict]]) -> list[dict]:
+        """The rows of `name` with these members (computed by `compute` unless cached)."""
+        key = f"{name}|{members_key(members)}"
+        if key not in self.entries:
+            self.entries[key] = compute()
+        self.used.add(key)
+        return self.entries[key]
+
+    def frame(self) -> pd.DataFrame:
+        """The entries in use this call, as rows with their `cache_key` (what is written back)."""
+        rows = [dict(row, cache_key=key) for key in sorted(self.used) for row in self.entries[key]]
+        return pd.DataFrame(rows)
+
+
+def seed_of(seed: int, name: str) -> int:
+    """A per-group seed, so a group's sampled pairs do not depend on which other groups exist.
+
+    >>> seed_of(0, "math") == seed_of(0, "math") != seed_of(0, "code")
+    True
+    """
+    return int(hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()[:8], 16)
