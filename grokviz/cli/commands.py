@@ -1,4 +1,4 @@
-"""The `grokviz` subcommands `demo | extract | export | analyze | report | app | info | synthetic`: their
+"""The `grokviz` subcommands `demo | extract | export | analyze | report | app | info | doctor | synthetic`: their
 flags (`add_parsers`) and what each runs (`cmd_*`).
 
 Flags map onto the config dataclasses; heavy modules (torch, transformers, streamlit) are
@@ -59,6 +59,17 @@ def add_parsers(sub) -> None:
     info = sub.add_parser("info", help="list the store's runs, checkpoints and samples")
     info.add_argument("--store", default="data")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor = sub.add_parser("doctor", help="check a store and its checkpoints; remove what killed runs left behind",
+                            description="Reads every file the store's tables depend on and reports, one line "
+                                        "each: unreadable files, unfinished shards (and whether a writer is live), "
+                                        "analyses whose inputs changed, leftovers of killed runs, checkpoints with "
+                                        "identical weights and router-weight jumps. Exit status: 0 healthy, 1 "
+                                        "findings, 2 bad input.")
+    doctor.add_argument("--store", default="data")
+    doctor.add_argument("--run", help="check this run only (default: every run)")
+    doctor.add_argument("--fix", action="store_true", help="remove leftovers of killed runs that no live writer "
+                        "holds; nothing else is changed")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
     demo = sub.add_parser("demo", help="train the embedded MoE that groks, then extract + analyze it")
     demo.add_argument("--store", default="data")
     demo.add_argument("--run", default="demo")
@@ -220,6 +231,26 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"{run['n_samples']} samples in groups {run['groups']}; "
               f"checkpoints {run['steps']} ({run['complete']} complete)")
     return 0
+
+
+@command
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from grokviz.store.doctor import diagnose
+    from grokviz.store.layout import Store
+
+    findings = diagnose(Store(args.store, create=False), args.run, fix=args.fix)
+    outstanding = [f for f in findings if f.outstanding]
+    if args.json:
+        print(json.dumps({"store": str(args.store), "run": args.run, "healthy": not outstanding,
+                          "findings": [f.to_dict() for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            print(finding.line())
+        removed, live = sum(f.fixed for f in findings), sum(f.live for f in findings)
+        print(f"store {args.store}: " + ("healthy" if not outstanding else f"{len(outstanding)} finding(s) to act on")
+              + (f", {removed} leftover(s) removed" if removed else "")
+              + (f", {live} being written by live processes" if live else ""))
+    return 1 if outstanding else 0
 
 
 @command

@@ -1,9 +1,11 @@
 """Run a checkpoint series over the samples and write each checkpoint's shard to the store.
 
 Stages per checkpoint: load (safetensors; `trust_remote_code` only when asked), check that it
-matches the run (family, layers, experts, vocabulary), store the router weights once, then
-for each part of this shard's samples that is not stored yet: batch by token budget, forward
-with router hooks, reduce, write the part atomically; finally mark the shard complete. A killed
+matches the run (family, layers, experts, vocabulary), take the shard's writer lock (see
+`grokviz.store.locks`), store the router weights once, then for each part of this shard's
+samples that is not stored yet: batch by token budget, forward with router hooks, reduce, write
+the part atomically; finally record the checkpoint with its weights fingerprint
+(`fingerprint.py`) and mark the shard complete. A killed
 run resumes at the first missing part and ends with exactly the rows of an uninterrupted run.
 This is the only module, with capture/adapters, that loads models.
 """
@@ -27,10 +29,12 @@ from grokviz.errors import ModelError
 from grokviz.extract.adapters import router_weights
 from grokviz.extract.capture import BatchResult, RouterHooks, TokenSums, reduce_batch
 from grokviz.extract.encode import Encoded, encode_samples, pad_batch, route_positions, token_batches
+from grokviz.extract.fingerprint import checkpoint_fingerprint
 from grokviz.extract.loading import load_model, load_tokenizer, model_info, pick_device
 from grokviz.inputs import checkpoints as ckpts
 from grokviz.inputs.samples import read_samples
 from grokviz.store import shards
+from grokviz.store.integrity import router_fingerprint
 from grokviz.store.layout import Store, atomic_write_table
 
 
@@ -170,9 +174,21 @@ class _Job:
         self._check_vocab(model, checkpoint)
         routers = adapter.routers(model)
         self.layers = [index for index, _ in routers]  # decoder-layer index of each MoE layer
-        store.write_once(store.step_dir(cfg.run, checkpoint.step) / "router.parquet",
-                         shards.router_file([w.numpy() for w in router_weights(routers)], self.layers),
-                         "router weights")
+        router_table = shards.router_file([w.numpy() for w in router_weights(routers)], self.layers)
+        fingerprint = checkpoint_fingerprint(checkpoint) or router_fingerprint(router_table)
+        with store.shard_writer(cfg.run, checkpoint.step, cfg.shard):  # held until the shard is published
+            store.write_once(store.step_dir(cfg.run, checkpoint.step) / "router.parquet", router_table,
+                             "router weights")
+            processed = self._write_parts(model, routers, checkpoint, device, progress)
+            store.write_once(store.step_dir(cfg.run, checkpoint.step) / "checkpoint.parquet",
+                             shards.checkpoint_file(cfg.run, checkpoint, fingerprint), "checkpoint metadata")
+            store.finish_shard(cfg.run, checkpoint.step, cfg.shard)
+        del model
+        return processed
+
+    def _write_parts(self, model, routers, checkpoint: ckpts.Checkpoint, device, progress: bool) -> int:
+        """Every part of this shard not stored yet (and the shard's token means); the tokens processed."""
+        cfg, store = self.config, self.store
         pad_id = self.tokenizer.pad_token_id
         pad_id = pad_id if pad_id is not None else (self.tokenizer.eos_token_id or 0)
         parts = shard_parts(len(self.samples), cfg.part_size, cfg.shard)
@@ -195,12 +211,7 @@ class _Job:
             if merged is not None:
                 atomic_write_table(store.shard_dir(cfg.run, checkpoint.step, cfg.shard, partial=True) /
                                    "token_means.parquet", shards.token_means_file(merged.ids, merged.counts, merged.sums))
-        processed = int(sum(lengths[p].sum() for _, p in todo))
-        store.write_once(store.step_dir(cfg.run, checkpoint.step) / "checkpoint.parquet",
-                         shards.checkpoint_file(cfg.run, checkpoint), "checkpoint metadata")
-        store.finish_shard(cfg.run, checkpoint.step, cfg.shard)
-        del model
-        return processed
+        return int(sum(lengths[p].sum() for _, p in todo))
 
     def _check_vocab(self, model: torch.nn.Module, checkpoint: ckpts.Checkpoint) -> None:
         largest = max(int(ids.max(initial=0)) for ids in self.encoded.ids)

@@ -4,8 +4,9 @@
 schemas; `shards` encodes and decodes the per-checkpoint part files; `appended` the appendable
 tables (accuracy, monitor, ...); `analyses` the cache of analysis results; `tables` the
 read-only DuckDB views over complete files and the export; `queries` every query the
-dashboard, `info` and the analysis run; `summary` what a store holds. No other package
-imports DuckDB or writes SQL.
+dashboard, `info` and the analysis run; `summary` what a store holds; `locks` the writer locks;
+`doctor` (with `findings` and `integrity`) what `grokviz doctor` checks and cleans. No other
+package imports DuckDB or writes SQL.
 """
 
 from grokviz.store.layout import Store

@@ -4,10 +4,11 @@
     runs/RUN/analysis/HASH/NAME.parquet             one file per analysis table
     runs/RUN/analysis/latest.json                   which HASH the dashboard shows by default
 
-An analysis is written into `HASH.partial/` and renamed when every table is there, so a killed
-`analyze` leaves nothing visible and a cached result is never half-written. The key is a hash
-of the settings AND of the input fingerprint (which shards and accuracy parts exist), so new
-checkpoints or changed settings never return stale results.
+An analysis is written into `HASH.partial-XXXX/` (holding its `.lock`, see `locks.py`) and
+renamed when every table is there, so a killed `analyze` leaves nothing visible and a cached
+result is never half-written (what it leaves is an orphan `grokviz doctor --fix` removes). The
+key is a hash of the settings AND of the input fingerprint (which shards and accuracy parts
+exist), so new checkpoints or changed settings never return stale results.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pyarrow as pa
 from grokviz import names
 from grokviz.config import settings_hash
 from grokviz.errors import StoreError
+from grokviz.store import locks
 from grokviz.store.appended import table_files
 from grokviz.store.layout import Store, atomic_write_json, atomic_write_table, read_json, read_parquet
 
@@ -67,21 +69,23 @@ def write_analysis(store: Store, run: str, key: str, settings: dict[str, Any],
     """Write every analysis table, then publish them together by renaming the folder."""
     final = analysis_dir(store, run, key)
     partial = final.with_name(f"{key}.partial-{uuid.uuid4().hex[:8]}")
-    for name, frame in tables.items():
-        if len(frame.columns) == 0:
-            frame = pd.DataFrame(columns=list(names.EXPORT_COLUMNS[name]))
-        contract = [c for c in names.EXPORT_COLUMNS.get(name, ()) if c in frame]
-        missing = set(names.EXPORT_COLUMNS.get(name, ())) - set(frame.columns)
-        if missing and len(frame):
-            raise ValueError(f"analysis table {name!r} lacks contract columns {sorted(missing)}")
-        ordered = frame[contract + [c for c in frame.columns if c not in contract]]
-        atomic_write_table(partial / f"{name}.parquet",
-                           pa.Table.from_pandas(ordered, preserve_index=False))
-    atomic_write_json(partial / "settings.json", {"settings": settings, "inputs": fingerprint})
-    if final.exists():  # an identical result raced us; keep the first
-        shutil.rmtree(partial)
-    else:
-        os.replace(partial, final)
+    with locks.folder_lock(partial, f"analysis {key} of run {run!r}") as lock:  # live: doctor leaves it
+        for name, frame in tables.items():
+            if len(frame.columns) == 0:
+                frame = pd.DataFrame(columns=list(names.EXPORT_COLUMNS[name]))
+            contract = [c for c in names.EXPORT_COLUMNS.get(name, ()) if c in frame]
+            missing = set(names.EXPORT_COLUMNS.get(name, ())) - set(frame.columns)
+            if missing and len(frame):
+                raise ValueError(f"analysis table {name!r} lacks contract columns {sorted(missing)}")
+            ordered = frame[contract + [c for c in frame.columns if c not in contract]]
+            atomic_write_table(partial / f"{name}.parquet",
+                               pa.Table.from_pandas(ordered, preserve_index=False))
+        atomic_write_json(partial / "settings.json", {"settings": settings, "inputs": fingerprint})
+        lock.unlink()  # still held until the block ends; the published folder has no lock file
+        if final.exists():  # an identical result raced us; keep the first
+            shutil.rmtree(partial)
+        else:
+            os.replace(partial, final)
     write_latest(store, run, key)
     return final
 

@@ -13,7 +13,9 @@ Layout (DESIGN.md "The store"; README has the annotated tree):
 Every file is written under a temporary name and renamed into place, so a reader (another
 process, the dashboard) sees a file whole or not at all; a shard folder loses its `.partial`
 suffix only when complete. Readers never lock: queries run in an in-memory DuckDB over the
-files (see `tables.py`). This module owns paths, atomic writes and the schema version.
+files (see `tables.py`). Writers hold a lock on what they are writing (a temporary file, a
+`.partial` folder; see `locks.py`), so `grokviz doctor` can tell their files from a killed
+writer's leftovers. This module owns paths, atomic writes and the schema version.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import pyarrow.parquet as pq
 
 from grokviz.config import check_run_name
 from grokviz.errors import StoreError
+from grokviz.store import locks
 
 SCHEMA_VERSION = 1
 FORMAT = "grokviz-store"
@@ -50,10 +53,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:
+            locks.hold(handle)  # until the rename: `doctor --fix` leaves a locked temporary file alone
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            if locks.fcntl is not None:
+                os.replace(tmp, path)
+        if locks.fcntl is None:  # pragma: no cover - elsewhere an open file cannot be renamed
+            os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -203,23 +210,36 @@ class Store:
     def part_path(self, run: str, step: int, shard: tuple[int, int], part: int, kind: str) -> Path:
         return self.shard_dir(run, step, shard, partial=True) / f"part-{part:05d}.{kind}.parquet"
 
+    @contextlib.contextmanager
+    def shard_writer(self, run: str, step: int, shard: tuple[int, int]) -> Iterator[None]:
+        """Hold the lock of one shard's `.partial` folder while writing the step (see `locks`):
+        `doctor` sees a live writer, and a second process writing the same shard is refused."""
+        index, count = shard
+        with locks.folder_lock(self.shard_dir(run, step, shard, partial=True),
+                               f"shard {index}/{count} of step {step} of run {run!r}"):
+            yield
+
     def finish_shard(self, run: str, step: int, shard: tuple[int, int]) -> None:
         """Make a shard visible: rename `shard-i-of-n.partial` to `shard-i-of-n` (atomic).
 
         Temporary files a killed writer left in the folder are removed first (one writer per
-        shard, so at this point every one of them is an orphan)."""
+        shard, so at this point every one of them is an orphan), and so is the writer's `.lock`
+        (its holder keeps the lock until it closes the file)."""
         partial = self.shard_dir(run, step, shard, partial=True)
         final = self.shard_dir(run, step, shard, partial=False)
         partial.mkdir(parents=True, exist_ok=True)
         for orphan in partial.glob(f".*{TMP_SUFFIX}"):
             orphan.unlink(missing_ok=True)
+        (partial / locks.LOCK_NAME).unlink(missing_ok=True)
         os.replace(partial, final)
 
     def write_once(self, path: Path, table: pa.Table, what: str) -> None:
-        """Write a table that every shard writer produces identically; refuse a different one."""
+        """Write a table that every shard writer produces identically; refuse a different one.
+        A file an older grokviz wrote (without columns added since) is kept when its columns agree."""
         if path.exists():
             existing = read_parquet(path)
-            if not existing.equals(table):
+            added = [c for c in table.column_names if c not in existing.column_names]
+            if not existing.equals(table.drop_columns(added)):
                 raise StoreError(f"{path}: {what} differs from what this run already stored")
             return
         atomic_write_table(path, table)

@@ -29,9 +29,9 @@ TOKEN_MEANS_SCHEMA = pa.schema([  # per checkpoint shard: each token id's mean r
 ROUTE_IDS_SCHEMA = pa.schema([  # per run: the token ids at each sample's route-span positions
     ("sample_id", pa.string()), ("route_ids", pa.list_(pa.int32())),
 ])
-CHECKPOINT_SCHEMA = pa.schema([
+CHECKPOINT_SCHEMA = pa.schema([  # fingerprint: of the checkpoint's weights (`integrity`); null before it existed
     ("run", pa.string()), ("step", pa.int64()), ("tokens", pa.int64()),
-    ("revision", pa.string()), ("path", pa.string()),
+    ("revision", pa.string()), ("path", pa.string()), ("fingerprint", pa.string()),
 ])
 ROUTER_SCHEMA = pa.schema([("layer", pa.int16()), ("n_experts", pa.int32()),
                            ("d_model", pa.int32()), ("weight", pa.binary())])

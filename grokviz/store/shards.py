@@ -2,7 +2,7 @@
 write, and what the analysis and the DuckDB views read.
 
     samples.parquet                          the run's samples (`samples_file`)
-    step=N/checkpoint.parquet                step, tokens, revision, path (`checkpoint_file`)
+    step=N/checkpoint.parquet                step, tokens, revision, path, fingerprint (`checkpoint_file`)
     step=N/router.parquet                    router weight matrices, float16 (`router_file`)
     step=N/shard-I-of-K/part-P.samples.parquet   per sample: loss and the token-averaged router
                                              distribution, quantised to uint16 (`samples_part`)
@@ -108,11 +108,12 @@ def router_file(weights: Sequence[np.ndarray], layers: Sequence[int] | None = No
     ], schema=ROUTER_SCHEMA)
 
 
-def checkpoint_file(run: str, checkpoint: Checkpoint) -> pa.Table:
-    """The one-row checkpoint record of a step folder."""
+def checkpoint_file(run: str, checkpoint: Checkpoint, fingerprint: str | None = None) -> pa.Table:
+    """The one-row checkpoint record of a step folder; `fingerprint` identifies the checkpoint's
+    weights (`grokviz.store.integrity`; None where unknown, as in stores written before it)."""
     return pa.Table.from_pylist([{"run": run, "step": checkpoint.step, "tokens": checkpoint.tokens,
-                                  "revision": checkpoint.revision, "path": checkpoint.path}],
-                                schema=CHECKPOINT_SCHEMA)
+                                  "revision": checkpoint.revision, "path": checkpoint.path,
+                                  "fingerprint": fingerprint}], schema=CHECKPOINT_SCHEMA)
 
 
 def samples_file(run: str, samples: pd.DataFrame, n_tokens: np.ndarray, truncated: np.ndarray) -> pa.Table:
