@@ -16,6 +16,8 @@ import numpy as np
 
 from grokviz.errors import ModelError
 
+MODEL_TAG = "all-MiniLM-L6-v2"  # names the embedding cache of the bundled model
+
 
 def default_model_dir() -> str:
     """The bundled all-MiniLM-L6-v2 folder, or an error saying how to install it."""

@@ -29,7 +29,7 @@ from grokviz.config import AnalyzeConfig, settings_hash, to_jsonable
 from grokviz.config.analyze import ANALYSIS_VERSION
 from grokviz.errors import StoreError
 from grokviz.metrics.pairing import pair_groups, similarity_matrix
-from grokviz.store import analyses, appended, queries, stepcache
+from grokviz.store import analyses, appended, embeddings, queries, stepcache
 from grokviz.store.layout import Store
 from grokviz.store.tables import (
     Tables,
@@ -108,7 +108,7 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool,
     with stages.time("pairs"):
         if config.pairing and not generalized.empty:
             _announce(progress, "pairing training and test groups by text similarity (all-MiniLM-L6-v2)")
-        pairs = _pairs(config, _texts(store, run, samples), memorized, generalized)
+        pairs = _pairs(config, store, _texts(store, run, samples), memorized, generalized)
     with stages.time("correlations"):
         correlations = correlate.domain_tables(run, metrics, acc_series, losses, samples, pairs, steps,
                                                config.window(), config.loss_baseline, config.loss_window,
@@ -214,13 +214,21 @@ def _step_groups(config: AnalyzeConfig, store: Store, step: int, part: walk.Step
         for draw, ids in enumerate(samples):
             null_rows += cache.rows(f"random {draw}: {name}", ids, lambda n=name, d=draw, i=ids:
                                     nulls.random_group_rows(step, part.table, n, d, i, level, seed))
-    means = read_token_means(store, run, step, len(labels)) if route_ids is not None else None
-    if means is not None:
-        router = read_router_weights(store, run, step)
+    if route_ids is not None:
+        inputs: list = []  # token means and router weights, read only when a group is not cached
+
+        def token_rows(name: str, ids) -> list[dict]:
+            if not inputs:
+                inputs.extend([read_token_means(store, run, step, len(labels)), read_router_weights(store, run, step)])
+            means, router = inputs
+            return [] if means is None else nulls.token_identity_rows(step, name, ids, route_ids, *means, router,
+                                                                      config.tau, config.top_k, level, seed)
+
         for name, ids in metric_groups.items():
-            null_rows += cache.rows(f"token: {name}", ids, lambda n=name, i=ids: nulls.token_identity_rows(
-                step, n, i, route_ids, *means, router, config.tau, config.top_k, level, seed))
-    _write_cache(store, run, "groups", step, key, cache.frame(), keep)
+            null_rows += cache.rows(f"token: {name}", ids, lambda n=name, i=ids: token_rows(n, i))
+    keep.add(stepcache.entry_path(store, run, "groups", step, key))
+    if cache.computed:
+        _write_cache(store, run, "groups", step, key, cache.frame(), keep)
     return rows, null_rows
 
 
@@ -324,14 +332,31 @@ def _texts(store: Store, run: str, samples: pd.DataFrame) -> pd.Series:
     return texts
 
 
-def _pairs(config: AnalyzeConfig, text: pd.Series, memorized: pd.DataFrame,
+def _embedder(store: Store):
+    """`embed(texts) -> (n, d)` through the store's embedding cache: each text embedded once per model."""
+    from grokviz.analysis.embed import MODEL_TAG, embed_texts  # torch only when pairing is asked for
+
+    cached = embeddings.read_embeddings(store, MODEL_TAG)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        keys = [embeddings.text_key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in cached}.items())
+        if missing:
+            vectors = embed_texts([t for _, t in missing])
+            embeddings.append_embeddings(store, MODEL_TAG, [k for k, _ in missing], vectors)
+            cached.update(zip((k for k, _ in missing), vectors))
+        return np.stack([cached[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+
+    return embed
+
+
+def _pairs(config: AnalyzeConfig, store: Store, text: pd.Series, memorized: pd.DataFrame,
            generalized: pd.DataFrame) -> pd.DataFrame:
     """Pretrain@p -> Test@q within each domain by mean embedding cosine (METHOD.md 7)."""
     columns = [names.RUN, "domain", "train_group", "test_group", "similarity", "delay"]
     if not config.pairing or generalized.empty:
         return pd.DataFrame(columns=columns)
-    from grokviz.analysis.embed import embed_texts  # torch only when pairing is asked for
-
+    embed_texts = _embedder(store)
     done = memorized[memorized["memorized"]]
     sizes = done.groupby("pretrain_group")[names.SAMPLE_ID].transform("size")
     done = done[sizes >= config.min_group_size]  # groups too small to pair (METHOD 7; the Grokking page says so)

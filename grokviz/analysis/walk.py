@@ -74,6 +74,7 @@ class GroupCache:
     def __init__(self, rows: pd.DataFrame | None = None) -> None:
         self.entries: dict[str, list[dict]] = {}
         self.used: set[str] = set()
+        self.computed = 0  # entries computed this call (nothing to write back when 0)
         if rows is not None and len(rows):
             for key, part in rows.groupby("cache_key", sort=False):
                 self.entries[str(key)] = part.drop(columns="cache_key").to_dict("records")
@@ -83,6 +84,7 @@ class GroupCache:
         key = f"{name}|{members_key(members)}"
         if key not in self.entries:
             self.entries[key] = compute()
+            self.computed += 1
         self.used.add(key)
         return self.entries[key]
 

@@ -30,13 +30,17 @@ def test_maps_are_bitwise_the_same_with_and_without_the_shortcut(vectors, monkey
 @pytest.mark.slow
 def test_a_map_started_from_the_previous_one_stays_close_to_it(vectors):
     """The same routing one checkpoint later: started from the previous map, points hardly move;
-    fitted from scratch, the layout is arbitrary (rotated, mirrored, rearranged)."""
+    fitted from scratch, the layout is arbitrary (rotated, mirrored, rearranged); different routing
+    moves them."""
     first = projection.step_map(vectors[0], seed=0)
     again = projection.step_map(vectors[0] + 0.0, seed=1, init=first)
     fresh = projection.step_map(vectors[0], seed=1)
+    other = projection.step_map(vectors[1], seed=1, init=first)  # independent routing
     span = np.ptp(first, axis=0).mean()
-    assert np.median(np.linalg.norm(again - first, axis=1)) < 0.15 * span
-    assert np.median(np.linalg.norm(again - first, axis=1)) < np.median(np.linalg.norm(fresh - first, axis=1))
+    moved = np.median(np.linalg.norm(again - first, axis=1))
+    assert moved < 0.25 * span
+    assert moved < 0.5 * np.median(np.linalg.norm(fresh - first, axis=1))
+    assert moved < 0.5 * np.median(np.linalg.norm(other - first, axis=1))
 
 
 @pytest.mark.parametrize("n", [1, 3])
