@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -76,8 +77,7 @@ class GroupCache:
         self.used: set[str] = set()
         self.computed = 0  # entries computed this call (nothing to write back when 0)
         if rows is not None and len(rows):
-            for key, part in rows.groupby("cache_key", sort=False):
-                self.entries[str(key)] = part.drop(columns="cache_key").to_dict("records")
+            self.entries = dict(zip(rows["cache_key"].astype(str), map(json.loads, rows["rows"])))
 
     def rows(self, name: str, members, compute: Callable[[], list[dict]]) -> list[dict]:
         """The rows of `name` with these members (computed by `compute` unless cached)."""
@@ -89,9 +89,17 @@ class GroupCache:
         return self.entries[key]
 
     def frame(self) -> pd.DataFrame:
-        """The entries in use this call, as rows with their `cache_key` (what is written back)."""
-        rows = [dict(row, cache_key=key) for key in sorted(self.used) for row in self.entries[key]]
-        return pd.DataFrame(rows)
+        """The entries in use this call, one row each: `cache_key` and its rows as JSON (what is
+        written back; JSON keeps each value's type, so cached rows build the same frame as fresh ones)."""
+        used = sorted(self.used)
+        return pd.DataFrame({"cache_key": used, "rows": [json.dumps(self.entries[k], default=_plain) for k in used]})
+
+
+def _plain(value):
+    """NumPy scalars as the Python numbers JSON writes."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot cache a {type(value).__name__}")
 
 
 def seed_of(seed: int, name: str) -> int:

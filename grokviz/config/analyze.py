@@ -67,7 +67,7 @@ class AnalyzeConfig:
     seed: int = _option(0, "seed of every sampled pair, resample, shuffle and map")
     # --- stages ---
     pairing: bool = _option(True, "pair Pretrain@p with Test@q by text similarity (all-MiniLM-L6-v2)")
-    projection: bool = _option(True, "compute the AlignedUMAP pathway maps")
+    projection: bool = _option(True, "compute the pathway maps (UMAP, each checkpoint started from the previous map)")
     projection_samples: int = _option(2000, "samples on the pathway maps")
     projection_steps: int = _option(12, "checkpoints on the pathway maps")
 

@@ -1,7 +1,7 @@
 """The pathway map: samples as points of a stored 2-D projection, coloured by one column.
 
 Input is a frame of one checkpoint's points (sample_id, x, y and the colour column), taken
-from the analysis table `projection` (AlignedUMAP, computed offline by `grokviz analyze`).
+from the analysis table `projection` (UMAP per checkpoint started from the previous map, computed offline by `grokviz analyze`).
 Nothing here projects anything and nothing imports umap. Axis ranges are passed in so every
 checkpoint of a run is drawn on the same axes and points visibly move between checkpoints.
 Each point carries its sample_id in `customdata`, which is how a box or lasso selection in the

@@ -21,7 +21,7 @@ FORBIDDEN = {
     "torch": "the model stack: only extraction, evaluation, the demo and synthetic checkpoints need it",
     "transformers": "the model stack, as torch",
     "streamlit": "the UI: only grokviz.dashboard may load it",
-    "umap": "AlignedUMAP compiles with numba for ~25 s: only the analysis' projection step needs it",
+    "umap": "UMAP compiles with numba for ~25 s: only the analysis' projection step needs it",
     "numba": "pulled in by umap",
 }
 HEADLESS = [

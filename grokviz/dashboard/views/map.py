@@ -35,7 +35,7 @@ def main() -> None:
                               widget=st.radio, horizontal=True)
     points = cache.map_points(ctx, color_by, widgets.view().get("eps", "auto"), widgets.view().get("delta", 0.05))
     if points is None:
-        st.info("This run has no pathway projection yet. `grokviz analyze` computes it once (AlignedUMAP over "
+        st.info("This run has no pathway projection yet. `grokviz analyze` computes it once (UMAP over "
                 "the checkpoints, fixed seed) and stores it; the map then opens instantly:")
         st.code(cache.analyze_command(ctx), language="bash")
         return
