@@ -10,7 +10,7 @@ dashboard never projects. `umap` is imported only here, only when a projection i
 first import compiles for ~25 s).
 
 `exact_shortcuts` removes a hot spot of umap-learn 0.5 on this input without changing a single
-output bit (tests/analysis/test_projection_speed.py compares).
+output bit (tests/analysis/test_projection.py compares).
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@ Streams over checkpoints (one checkpoint's distributions in memory at a time). T
 cached under a key hashing the settings and the input fingerprint: a second call with the
 same settings and data does no work; new checkpoints, new accuracy or other settings make a
 new key. Written into a `.partial` folder and renamed, so a killed analyze leaves nothing.
-Wall time per stage lands in `AnalyzeReport.stages` and in DEBUG lines of the `grokviz.analysis.run`
-logger (benchmarks/bench_scale.py reads them).
+Each checkpoint's own part (pathways, group metrics, nulls, its map) is kept in the step cache
+(grokviz/store/stepcache.py), so adding a checkpoint computes that checkpoint's part, the groups
+whose members changed, and the cross-checkpoint stages (t*, t#, pairs, correlations, validity).
+Wall time per stage lands in `AnalyzeReport.stages`, and with the peak memory so far in DEBUG lines of the
+`grokviz.analysis.run` logger (benchmarks/bench_scale.py reads them).
 """
 
 from __future__ import annotations
@@ -63,7 +66,16 @@ class Stages(dict):
         finally:
             elapsed = time.perf_counter() - started
             self[name] = self.get(name, 0.0) + elapsed
-            log.debug("analyze stage %s: %.3f s", name, elapsed)
+            log.debug("analyze stage %s: %.3f s, peak RSS so far %.0f MiB", name, elapsed, _peak_rss_mib())
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far (NaN where the platform cannot say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force: bool = False) -> AnalyzeReport:
