@@ -62,13 +62,15 @@ def probe_frame(samples: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = None, quick: bool = False,
                progress: bool = True, monitor_every: int | None = None, projection: bool = True) -> DemoReport:
-    """Build the demo run from scratch into `store` (an existing run of that name is replaced);
-    `projection=False` skips the pathway maps (comparisons of variants need only the numbers)."""
+    """Build the demo run from scratch into `store` (an existing run of that name is replaced, other
+    runs are never touched); `projection=False` skips the pathway maps (comparisons of variants need
+    only the numbers). The DemoConfig goes to models/RUN/demo.json and the run's provenance
+    (`{"demo": config.to_dict()}`)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per save_pretrained would drown the demo's own
     config = config or (DemoConfig.quick() if quick else DemoConfig())
-    models = store.root / "models" / run
+    models = store.models_dir(run)
     store.remove_run(run)
     shutil.rmtree(models, ignore_errors=True)
     models.mkdir(parents=True)
@@ -85,6 +87,7 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
     extract(ExtractConfig(run=run, model=str(models / "checkpoints"), samples=str(models / "samples.jsonl"),
                           token_routes=16, part_size=4096, token_budget=65536), store, progress=progress)
     seconds["extract"] = time.perf_counter() - mark
+    store.write_run_info(run, store.run_info(run)["model"], {"demo": config.to_dict()})  # the run's settings
     mark = time.perf_counter()
     analyze(AnalyzeConfig(run=run, projection=projection, projection_samples=1200), store, progress=progress)
     seconds["analyze"] = time.perf_counter() - mark
