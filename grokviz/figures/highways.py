@@ -74,8 +74,9 @@ def highways(shares: pd.DataFrame, left: int, right: int, n: int = 10) -> pd.Dat
         return pd.DataFrame(columns=["pathway", "left", "right", "change", "trend"])
     shares = shares.fillna(0.0)
     rank = shares[[left, right]].max(axis=1).sort_values(ascending=False, kind="stable")
-    top = shares.loc[rank.index[:n]]
-    rest = shares.drop(index=rank.index[:n])
+    chosen = rank.index[:n][rank.iloc[:n].to_numpy() > 0]  # never a pathway absent at both checkpoints
+    top = shares.loc[chosen]
+    rest = shares.drop(index=chosen)
     if len(rest):
         top = pd.concat([top, rest.sum(axis=0).rename(OTHER_PATHWAYS).to_frame().T])
     table = pd.DataFrame({"pathway": top.index.astype(str), "left": top[left].to_numpy(),

@@ -115,3 +115,11 @@ def test_highways_of_few_pathways_has_no_rest_row():
 
 def test_highways_of_an_unknown_step_is_empty(pathway_table):
     assert highways.highways(highways.highway_shares(pathway_table), 0, 999).empty
+
+
+def test_highways_never_list_a_pathway_absent_at_both_checkpoints():
+    shares = pd.DataFrame({0: [1.0, 0.0, 0.0], 5: [0.0, 1.0, 0.0], 9: [0.0, 0.0, 1.0]},
+                          index=pd.Index(["a", "b", "c"], name="pathway"))
+    table = highways.highways(shares, 0, 9)
+    assert table["pathway"].tolist() == ["a", "c", highways.OTHER_PATHWAYS]
+    assert table.iloc[-1][["left", "right"]].tolist() == [0.0, 0.0] and table.iloc[-1]["trend"] == [0.0, 1.0, 0.0]

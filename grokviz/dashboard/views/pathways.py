@@ -79,13 +79,13 @@ def difference(ctx, c: dict, ids: tuple[str, ...] | None, n_experts: int) -> Non
     st.subheader("Highways: the most common pathways")
     st.caption("A sample's pathway: the experts it uses at every layer (the analysis' `pathway`). Share of the "
                "samples drawn on each pathway at the two checkpoints and at every checkpoint; the last row "
-               "gathers all other pathways, so each share column sums to 100%.")
+               "gathers all other pathways, so each share column sums to 100%. Each sparkline has its own scale.")
     st.dataframe(table, key="highways", hide_index=True, width="stretch", column_config={
         "pathway": st.column_config.TextColumn("pathway"),
         "left": st.column_config.NumberColumn(f"share at step {left:,}", format="percent"),
         "right": st.column_config.NumberColumn(f"share at step {right:,}", format="percent"),
         "change": st.column_config.NumberColumn("change", format="percent"),
-        "trend": st.column_config.LineChartColumn("share over checkpoints", y_min=0.0, y_max=1.0),
+        "trend": st.column_config.LineChartColumn("share over checkpoints (own scale)"),
     })
 
 
