@@ -12,7 +12,7 @@ from factories import ROOT
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "grokviz" / "dashboard" / "app.py")
-PAGES = ("overview", "memorization", "pathways", "map", "grokking", "inspector", "health")
+PAGES = ("overview", "memorization", "pathways", "map", "grokking", "inspector", "health", "compare")
 
 
 def open_app(monkeypatch, root, page: str = "overview", params: dict | None = None, timeout: int = 60) -> AppTest:

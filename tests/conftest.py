@@ -4,7 +4,8 @@ Every model is built from a config and saved to a tmp folder (never mocked, neve
 Stores, from small to rich: `small_store` (a real extraction, no analysis), `analyzed_store`
 (the same plus held-out accuracy and a real `analyze`), `demo_store` (`grokviz demo --quick`:
 a trained model, its checkpoints, accuracy, extraction and analysis: what the dashboard tests
-read), `one_checkpoint_store`.
+read), `compare_store` (the demo run and a second seed), `variant_store` (plus a 3-layer variant),
+`one_checkpoint_store`.
 """
 
 from __future__ import annotations
@@ -101,4 +102,26 @@ def one_checkpoint_store(small_store, tmp_path_factory):
     store = copy_store(small_store, tmp_path_factory.mktemp("one") / "data")
     for step_dir in sorted((store.run_dir("tiny") / "checkpoints").glob("step=*"))[1:]:
         shutil.rmtree(step_dir)
+    return store
+
+
+@pytest.fixture(scope="session")
+def compare_store(tmp_path_factory, demo_store):
+    """Two quick-demo runs that differ only in their seed: a copy of `demo_store` (run "demo", seed 0)
+    plus `grokviz demo --quick --run seed1 --seed 1` (one build less than building both here)."""
+    from grokviz.cli import main
+
+    store = copy_store(demo_store, tmp_path_factory.mktemp("compare") / "data")
+    assert main(["demo", "--store", str(store.root), "--quick", "--quiet", "--run", "seed1", "--seed", "1"]) == 0
+    return store
+
+
+@pytest.fixture(scope="session")
+def variant_store(tmp_path_factory, compare_store):
+    """A copy of `compare_store` plus a 3-layer variant built beside its runs: `grokviz demo --quick
+    --run v --layers 3`."""
+    from grokviz.cli import main
+
+    store = copy_store(compare_store, tmp_path_factory.mktemp("variant") / "data")
+    assert main(["demo", "--store", str(store.root), "--quick", "--quiet", "--run", "v", "--layers", "3"]) == 0
     return store

@@ -3,7 +3,8 @@
 The one place that turns store queries (`grokviz.store.queries`), cached analysis tables
 (`grokviz.store.analyses`) and the pure frame builders (`grokviz.figures.frames`) into what a
 reader wants: checkpoints, losses, accuracy, memorisation steps, pairs with their series, flow
-links for a Sankey, one sample's routing. The dashboard caches these methods
+links for a Sankey and its pathway highways, one sample's routing, validity verdicts, the settings
+that tell runs apart. The dashboard caches these methods
 (`grokviz.dashboard.cache`), the meeting report and the Python API call them directly.
 A `Run` reads one snapshot of the store (the files complete when it was opened); open a new
 one to see what was written since. Not thread-safe: one call at a time per `Run`.
@@ -24,7 +25,9 @@ from grokviz.analysis.validity import verdict
 from grokviz.api.figures import KINDS, figure
 from grokviz.api.story import story_frames
 from grokviz.config import AnalyzeConfig, RouteSpan
+from grokviz.config.base import to_jsonable
 from grokviz.figures import frames, sankey, style
+from grokviz.figures import highways as highway_frames
 from grokviz.metrics import pathways as pathway_metrics
 from grokviz.store import analyses, queries
 from grokviz.store.layout import Store
@@ -95,6 +98,39 @@ class Run:
         if settings is None:
             return f"{self.name}: no analysis yet; positions {self.positions()}"
         return f"{self.name}: {settings.stamp(self.positions())}"
+
+    def demo_config(self) -> dict[str, Any] | None:
+        """The DemoConfig of a `grokviz demo` run (its provenance, else models/RUN/demo.json); None otherwise."""
+        recorded = [call["demo"] for call in self.provenance() if isinstance(call.get("demo"), dict)]
+        return recorded[-1] if recorded else self.store.demo_config(self.name)
+
+    def settings_record(self) -> dict[str, str]:
+        """Everything that defines the run, flat and readable, for comparing runs side by side:
+        `model.*` (shape), `demo.*` (a demo run's DemoConfig), the settings of other labelled calls
+        (`monitor.*`, `synthetic.*`), `data.*` (checkpoints, samples, token positions) and `analysis.*`
+        (the latest analysis' settings). Values are strings."""
+        def text(value: Any) -> str:
+            if isinstance(value, dict):
+                return ", ".join(f"{k}={text(v)}" for k, v in value.items())
+            if isinstance(value, (list, tuple)):
+                return "; ".join(text(v) for v in value) if any(isinstance(v, dict) for v in value) \
+                    else ", ".join(text(v) for v in value)
+            return str(value)
+
+        steps = self.steps()
+        record = {f"model.{k}": text(v) for k, v in self.model().items()}
+        labelled = {source: values for call in self.provenance() if len(call) == 1
+                    for source, values in call.items() if isinstance(values, dict)}  # the latest of each
+        if (demo := self.demo_config()) is not None:
+            labelled["demo"] = demo
+        for source in sorted(labelled, key=lambda source: source != "demo"):
+            record.update({f"{source}.{k}": text(v) for k, v in labelled[source].items() if k != "run"})
+        record.update({"data.checkpoints": str(len(steps)), "data.last step": str(steps[-1] if steps else "-"),
+                       "data.samples": str(int(self.groups()["n"].sum())), "data.positions": self.positions()})
+        settings = self.settings()
+        if settings is not None:
+            record.update({f"analysis.{k}": text(v) for k, v in to_jsonable(settings).items() if k != "run"})
+        return record
 
     def steps(self) -> list[int]:
         """Checkpoint steps with per-sample results, ascending."""
@@ -282,6 +318,39 @@ class Run:
         frame = pd.DataFrame({names.SAMPLE_ID: index.index,
                               "pathway": pathway_metrics.pathway_strings(dist, tau=DEFAULT_TAU)})
         return frame.merge(self.samples()[[names.SAMPLE_ID, names.GROUP]], on=names.SAMPLE_ID, how="left")
+
+    def pathway_table(self) -> pd.DataFrame:
+        """step, sample_id, pathway at every checkpoint: the analysis table, else computed (tau 0.7)."""
+        stored = self.analysis("pathways")
+        if stored is not None and not stored.empty:
+            return stored[[names.STEP, names.SAMPLE_ID, "pathway"]]
+        frames_ = [self.pathways_at(step).assign(step=step) for step in self.steps()]
+        return pd.concat(frames_, ignore_index=True)[[names.STEP, names.SAMPLE_ID, "pathway"]] if frames_ else \
+            pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "pathway"])
+
+    def highways(self, left: int, right: int, ids: tuple[str, ...] | None = None, n: int = 10) -> pd.DataFrame:
+        """The n most common pathways of these samples (None: all) at either checkpoint: pathway, left,
+        right (share of samples), change, trend (share at every checkpoint); the rest in one last row."""
+        return highway_frames.highways(highway_frames.highway_shares(self.pathway_table(), ids), left, right, n)
+
+    # --- is the signal real? --------------------------------------------------------------------
+    def verdict_table(self) -> pd.DataFrame | None:
+        """group, metric, tracks, verdict, routing_onset, accuracy_onset: the validity verdict of every
+        (group, metric) of the latest analysis (`grokviz.analysis.validity.verdict`) with its onsets
+        (-1: none). None when the analysis has no validity table."""
+        rows = self.analysis("validity")
+        if rows is None or rows.empty:
+            return None
+        table = pd.DataFrame([(group, metric, *verdict(part, metric))
+                              for (group, metric), part in rows.groupby([names.GROUP, "metric"], sort=True)],
+                             columns=[names.GROUP, "metric", "tracks", "verdict"])
+        onsets = self.analysis("onsets")
+        if onsets is None:
+            return table.assign(routing_onset=-1, accuracy_onset=-1)
+        onsets = onsets[[names.GROUP, "metric", "routing_onset", "accuracy_onset"]]
+        merged = table.merge(onsets, on=[names.GROUP, "metric"], how="left")
+        return merged.fillna({"routing_onset": -1, "accuracy_onset": -1}).astype(
+            {"routing_onset": "int64", "accuracy_onset": "int64"})
 
     # --- one sample ----------------------------------------------------------------------------
     def search_samples(self, text: str, limit: int = 200) -> pd.DataFrame:

@@ -41,6 +41,12 @@ def parse_token_routes(text: str) -> int | None:
     return None if text == "all" else int(text)
 
 
+# `grokviz demo` flags -> DemoConfig fields: the shapes benchmarks/demo_variants.py compares.
+DEMO_FLAGS = {"layers": (int, "num_layers", "MoE layers"), "experts": (int, "num_experts", "experts per layer"),
+              "top-k": (int, "top_k", "experts each token is routed to"),
+              "router-aux-loss": (float, "router_aux_loss", "weight of the router load-balancing loss"),
+              "lr": (float, "lr", "AdamW learning rate"), "seed": (int, "seed", "data split and initialisation")}
+
 # The dashboard's Streamlit settings, as flags so an installed grokviz needs no .streamlit/ folder.
 STREAMLIT_FLAGS = ("--server.headless", "true", "--server.runOnSave", "false",
                    "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
@@ -74,8 +80,12 @@ def add_parsers(sub) -> None:
     demo.add_argument("--store", default="data")
     demo.add_argument("--run", default="demo")
     demo.add_argument("--quick", action="store_true", help="a test-sized run (under 2 minutes)")
-    demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
+    shape = demo.add_argument_group("variant", "the model and training of the run (default: the demo's; with "
+                                    "--quick they apply on top of the quick settings)")
+    for flag, (kind, field, what) in DEMO_FLAGS.items():
+        shape.add_argument(f"--{flag}", type=kind, dest=field, metavar="N" if kind is int else "X",
+                           help=f"{what} (DemoConfig.{field})")
     app = sub.add_parser("app", help="open the dashboard on a store")
     app.add_argument("--store", default="data")
     app.add_argument("--host", default="localhost", help="address to bind (default: this machine only)")
@@ -260,7 +270,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from grokviz.demo.train import DemoConfig
     from grokviz.store.layout import Store
 
-    config = DemoConfig.quick(seed=args.seed) if args.quick else DemoConfig(seed=args.seed)
+    overrides = {field: getattr(args, field) for _, field, _ in DEMO_FLAGS.values() if getattr(args, field) is not None}
+    try:
+        config = DemoConfig.quick(**overrides) if args.quick else DemoConfig(**overrides)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     report = build_demo(Store(args.store), run=args.run, config=config, progress=not args.quiet)
     timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
     print(f"demo run {report.run!r}: {len(report.steps)} checkpoints ({timing}); "

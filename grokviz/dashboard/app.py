@@ -35,6 +35,7 @@ PAGES = [
     st.Page(widgets.page("grokking"), title="Grokking", icon=":material/trending_up:", url_path="grokking"),
     st.Page(widgets.page("inspector"), title="Sample inspector", icon=":material/search:", url_path="inspector"),
     st.Page(widgets.page("health"), title="Routing health", icon=":material/monitor_heart:", url_path="health"),
+    st.Page(widgets.page("compare"), title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
 ]
 
 

@@ -1,7 +1,8 @@
 """Everything the dashboard reads, cached: the only module with Streamlit cache decorators.
 
 Each function is a thin cached wrapper over one method of `grokviz.api.Run` (which holds every
-query and derivation, headless and testable without Streamlit). Every cached call takes a `Ctx`
+query and derivation, headless and testable without Streamlit); a comparison of runs takes a tuple
+of `Ctx` and stacks the runs' tables with a `run` column. Every cached call takes a `Ctx`
 (store root, run, and a fingerprint of the run's complete files): when `grokviz extract` or
 `analyze` adds files, the fingerprint changes on the next rerun and the caches miss, so new
 checkpoints appear on refresh while old entries age out. Reads never lock the store.
@@ -312,3 +313,73 @@ def report_html(ctx: Ctx) -> str:
     run, lock = _open(*ctx)
     with lock:
         return report.build_report(run)
+
+
+# --- several runs ---------------------------------------------------------------------------------
+def store_runs(root: str) -> list[str]:
+    """The runs of the store at `root`, sorted (a directory listing: not cached, so new runs appear)."""
+    store, _ = open_store(root)
+    return store.runs() if store is not None else []
+
+
+def contexts(root: str, runs: tuple[str, ...]) -> tuple[Ctx, ...]:
+    """The context of each run (the cache key of a comparison: one fingerprint per run)."""
+    store = Store(root, create=False)
+    return tuple(context(store, run) for run in runs)
+
+
+def _tagged(ctxs: tuple[Ctx, ...], frame_of) -> pd.DataFrame:
+    """frame_of(ctx) of every run, concatenated with a `run` column first (runs without one skipped)."""
+    frames = [frame.assign(run=ctx.run) for ctx in ctxs if (frame := frame_of(ctx)) is not None and len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=["run"])
+    joined = pd.concat(frames, ignore_index=True)
+    return joined[["run", *[c for c in joined.columns if c != "run"]]]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def last_steps(ctxs: tuple[Ctx, ...]) -> dict[str, int]:
+    """Each run's last checkpoint step (what `by fraction of training` divides by)."""
+    return {ctx.run: (steps(ctx) or [0])[-1] for ctx in ctxs}
+
+
+def _data_groups(ctx: Ctx, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of the run's own data groups (tasks, domains): runs share these, not their
+    Pretrain@t / Test@q groups or cross-group controls."""
+    if frame is None or frame.empty:
+        return frame
+    return frame[frame["group"].astype(str).isin(set(groups(ctx)["group"].astype(str)))]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def compare_accuracy(ctxs: tuple[Ctx, ...], split: str = "test") -> pd.DataFrame:
+    """run, step, group, accuracy of one split in every run, per data group."""
+    return _tagged(ctxs, lambda ctx: _data_groups(ctx, accuracy(ctx, split)))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def compare_metric(ctxs: tuple[Ctx, ...], metric: str) -> pd.DataFrame:
+    """run, step, group, value of one `group_metrics` metric in every run, per data group."""
+    def of(ctx: Ctx) -> pd.DataFrame | None:
+        table = _data_groups(ctx, analysis(ctx, "group_metrics"))
+        return None if table is None else table.loc[table["metric"] == metric, ["step", "group", "value"]]
+    return _tagged(ctxs, of)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def compare_verdicts(ctxs: tuple[Ctx, ...]) -> pd.DataFrame:
+    """run, group, metric, tracks, verdict, routing_onset, accuracy_onset of every run with a
+    validity table, per data group."""
+    return _tagged(ctxs, lambda ctx: _data_groups(ctx, _call(ctx, "verdict_table")))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def settings_records(ctxs: tuple[Ctx, ...]) -> dict[str, dict[str, str]]:
+    """run -> its settings record (`Run.settings_record`: model shape, demo config, data, analysis)."""
+    return {ctx.run: _call(ctx, "settings_record") for ctx in ctxs}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def highways(ctx: Ctx, left: int, right: int, ids: tuple[str, ...] | None, n: int = 10) -> pd.DataFrame:
+    """The most common pathways at either checkpoint with their shares and share over time."""
+    return _call(ctx, "highways", left, right, ids, n)

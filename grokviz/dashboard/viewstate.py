@@ -1,7 +1,7 @@
 """The dashboard's view state as URL parameters: names, allowed values, parsing, links.
 
 A view is a plain dict of validated values (run, step, step2, group, sample, layers, layer,
-color, topn, flow, source, pair, metric, eps, delta, curves). `parse_params` turns raw URL
+color, topn, flow, source, pair, metric, eps, delta, curves, diff, runs, align). `parse_params` turns raw URL
 parameters into a view, checking every value against what the store actually holds (`Known`)
 and returning one plain-language problem per rejected value; `to_params` and `link` go the
 other way. Nothing raw from a URL ever reaches a path or SQL: a value is used only after it
@@ -28,6 +28,7 @@ FLOWS = {
 SOURCES = {"group": "a group", "selection": "the map selection", "sample": "one sample"}
 ALL_GROUPS = "all"
 TREND_METRICS = ("distance", "consistency", "mean_cosine", "distinct_pathways", "loss")
+ALIGN = {"step": "by step", "fraction": "by fraction of training"}
 MAX_SHOWN = 40  # characters of a rejected value quoted back to the user
 
 
@@ -93,6 +94,26 @@ def parse_layers(raw: str, n_layers: int) -> tuple[int, int] | None:
     return (lo, hi) if 0 <= lo < hi < n_layers else None
 
 
+def parse_runs(raw: str, runs: Collection[str]) -> tuple[str, ...] | None:
+    """Comma-separated run names, every one a run of the store (duplicates dropped), else None.
+
+    >>> parse_runs("b,a,b", ("a", "b")), parse_runs("a,zz", ("a", "b")), parse_runs("", ("a",))
+    (('b', 'a'), None, None)
+    """
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",")))
+    return names if names and all(name in runs for name in names) else None
+
+
+def parse_bool(raw: str) -> bool | None:
+    """A URL flag: 1/true/on or 0/false/off (any case), else None.
+
+    >>> parse_bool("1"), parse_bool("False"), parse_bool("yes please")
+    (True, False, None)
+    """
+    value = raw.strip().lower()
+    return True if value in ("1", "true", "on") else False if value in ("0", "false", "off") else None
+
+
 def format_layers(layers: tuple[int, int]) -> str:
     """The URL form of a layer range.
 
@@ -128,6 +149,10 @@ def _rules(known: Known) -> dict[str, tuple[Any, str]]:
         "eps": (_parse_eps, "auto or a number in (0, 50]"),
         "delta": (lambda raw: parse_float(raw, 0.0, 5.0), "a number in [0, 5]"),
         "curves": (lambda raw: parse_int(raw, range(0, 51)), "a number of sample curves from 0 to 50"),
+        "diff": (parse_bool, "1 or 0"),
+        "runs": (lambda raw: parse_runs(raw, known.runs),
+                 f"runs of this store, comma-separated (runs: {', '.join(known.runs) or 'none'})"),
+        "align": (choice(ALIGN), f"one of {', '.join(ALIGN)}"),
     }
 
 
@@ -173,15 +198,22 @@ def parse_params(raw: Mapping[str, str], known: Known) -> tuple[dict[str, Any], 
 def to_params(view: Mapping[str, Any]) -> dict[str, str]:
     """The URL parameters of a view, in a fixed order, skipping unset values.
 
-    >>> to_params({"layers": (0, 2), "run": "tiny", "eps": 0.5, "junk": 1})
-    {'run': 'tiny', 'layers': '0-2', 'eps': '0.5'}
+    >>> to_params({"layers": (0, 2), "run": "tiny", "eps": 0.5, "junk": 1, "diff": True, "runs": ("a", "b")})
+    {'run': 'tiny', 'layers': '0-2', 'eps': '0.5', 'diff': '1', 'runs': 'a,b'}
     """
     params = {}
     for name in PARAMS:
         value = view.get(name)
         if value is None:
             continue
-        params[name] = format_layers(value) if name == "layers" else str(value)
+        if name == "layers":
+            params[name] = format_layers(value)
+        elif isinstance(value, bool):
+            params[name] = "1" if value else "0"
+        elif name == "runs":
+            params[name] = ",".join(value)
+        else:
+            params[name] = str(value)
     return params
 
 

@@ -2,8 +2,9 @@
 
 The view (a dict of validated values, see `grokviz.viewstate`) lives in
 `st.session_state[VIEW]` for the whole session, so it survives page switches. `start_view`
-fills it from the URL on a session's first run; `choose`, `layer_range`, `number` and
-`toggle` give each widget its start value from the view and write the user's value back;
+fills it from the URL on a session's first run; `choose`, `choose_many`, `layer_range`, `number`
+and `flag` give each widget its start value from the view and write the user's value back (`toggle`
+is session-only);
 `sync_url` mirrors the view into `st.query_params` after the page ran. The map's box or lasso
 selection is kept under SELECTION. This module caches nothing and queries nothing itself
 (data comes from `grokviz.dashboard.cache`) and builds no figures (`grokviz.figures`). Start at `choose`.
@@ -110,6 +111,16 @@ def choose(label: str, key: str, options: list, default: Any = None, widget=None
     return _keep(key, (widget or st.selectbox)(label, options, key=wkey, **kwargs))
 
 
+def choose_many(label: str, key: str, options: list, default: list, **kwargs) -> tuple:
+    """A multiselect bound to view field `key` (a tuple of options, in the order picked)."""
+    options = list(options)
+    wkey = _seed(key, None, [v for v in default if v in options],
+                 lambda v: isinstance(v, (list, tuple)) and all(x in options for x in v))
+    if isinstance(st.session_state[wkey], tuple):  # seeded from the view
+        st.session_state[wkey] = list(st.session_state[wkey])
+    return _keep(key, tuple(st.multiselect(label, options, key=wkey, **kwargs)))
+
+
 def layer_range(label: str, key: str, n_layers: int) -> tuple[int, int]:
     """A two-ended layer slider bound to view field `key` (inclusive range)."""
     def valid(v):
@@ -123,6 +134,16 @@ def number(label: str, key: str, low: float, high: float, default: float, **kwar
     """A number input bound to view field `key`."""
     wkey = _seed(key, None, default, lambda v: isinstance(v, (int, float)) and low <= v <= high)
     return _keep(key, st.number_input(label, min_value=low, max_value=high, key=wkey, **kwargs))
+
+
+def flag(label: str, key: str, default: bool = False, **kwargs) -> bool:
+    """A toggle bound to view field `key`: in the URL (as 1 or 0) only while it differs from `default`."""
+    wkey = _seed(key, None, default, lambda v: isinstance(v, bool))
+    value = st.toggle(label, key=wkey, **kwargs)
+    if value == default:
+        view().pop(key, None)
+        return value
+    return _keep(key, value)
 
 
 def toggle(label: str, key: str, default: bool = False) -> bool:
@@ -174,10 +195,11 @@ def show_problems() -> None:
         st.warning(problem)
 
 
-def show(fig, name: str, key: str | None = None, select: bool | str = False):
-    """Draw a figure, stamped with the run's settings, with the export toolbar (PNG or SVG, as
-    chosen in the sidebar). `select`: True for box and lasso selections, "points" for clicks."""
-    style.stamp(fig, cache.stamp(current()))
+def show(fig, name: str, key: str | None = None, select: bool | str = False, stamp: str | None = None):
+    """Draw a figure, stamped with the run's settings (or `stamp`: e.g. several runs'), with the export
+    toolbar (PNG or SVG, as chosen in the sidebar). `select`: True for box and lasso selections,
+    "points" for clicks."""
+    style.stamp(fig, cache.stamp(current()) if stamp is None else stamp)
     config = style.export_config(name, st.session_state.get(IMAGE_FORMAT, "png"))
     if select:
         modes = ("points",) if select == "points" else ("box", "lasso")

@@ -67,13 +67,14 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
     """Build the demo run into `store`, recording its stage in the run's build status (the
     dashboard shows it while the build runs). With `resume`, a run trained earlier with the same
     settings keeps its checkpoints and goes on with extraction (itself resumable) and analysis
-    (cached); otherwise an existing run of that name is replaced. `projection=False` skips the
-    pathway maps (comparisons of variants need only the numbers)."""
+    (cached); otherwise an existing run of that name is replaced (other runs are never touched). `projection=False` skips the
+    pathway maps (comparisons of variants need only the numbers). The DemoConfig goes to models/RUN/demo.json and the run's provenance
+    (`{"demo": config.to_dict()}`)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per save_pretrained would drown the demo's own
     config = config or (DemoConfig.quick() if quick else DemoConfig())
-    models = store.root / "models" / run
+    models = store.models_dir(run)
     seconds: dict[str, float] = {}
     try:
         if not (resume and _trained(store, run, models, config)):
@@ -83,6 +84,7 @@ def build_demo(store: Store, *, run: str = "demo", config: DemoConfig | None = N
             ExtractConfig(run=run, model=str(models / "checkpoints"), samples=str(models / "samples.jsonl"),
                           token_routes=16, part_size=4096, token_budget=65536), store, progress=progress,
             on_checkpoint=lambda done, total: write_status(store, run, done=done, total=total)))
+        store.write_run_info(run, store.run_info(run)["model"], {"demo": config.to_dict()})  # the run's settings
         _stage(store, run, "analyze")
         seconds["analyze"] = _timed(lambda: analyze(AnalyzeConfig(run=run, projection=projection,
                                                                   projection_samples=1200), store, progress=progress))

@@ -10,8 +10,9 @@ folds the rest into an "other" node (expert id -1).
 
 Every expert keeps one colour (`style.expert_color`) and one position everywhere: node x is
 its layer, node y its expert id / n_experts, with arrangement "fixed", so two checkpoints side
-by side line up node for node. Imports numpy, pandas and plotly only; never Streamlit or DuckDB.
-Start at `pathway_sankey`.
+by side line up node for node. `change_sankey` draws two checkpoints in one Sankey, each link
+coloured by the change of its share (`grokviz.figures.highways.link_change`), with a colour bar.
+Imports numpy, pandas and plotly only; never Streamlit or DuckDB. Start at `pathway_sankey`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from grokviz.figures.style import expert_color, placeholder, style, with_alpha
 
@@ -60,7 +62,8 @@ def _node_totals(links: pd.DataFrame) -> pd.DataFrame:
 
 
 def bucket_links(links: pd.DataFrame, top_n: int) -> pd.DataFrame:
-    """Keep each layer's `top_n` experts by throughput; the rest become expert -1 ("other").
+    """Keep each layer's `top_n` experts by throughput (`value`); the rest become expert -1 ("other").
+Every numeric column besides the keys is summed over the links folded together.
 
     >>> links = pd.DataFrame({"layer": [0, 0, 0], "source": [0, 1, 2], "target": [5, 5, 6],
     ...                       "value": [3.0, 2.0, 1.0]})
@@ -68,7 +71,7 @@ def bucket_links(links: pd.DataFrame, top_n: int) -> pd.DataFrame:
     {'layer': [0, 0, 0], 'source': [-1, -1, 0], 'target': [-1, 5, 5], 'value': [1.0, 2.0, 3.0]}
     """
     if links.empty:
-        return links.loc[:, list(LINK_COLUMNS)]
+        return links
     totals = _node_totals(links).sort_values(["layer", "value", "expert"], ascending=[True, False, True])
     keep = totals.groupby("layer").head(int(top_n))
     width = int(max(links["source"].max(), links["target"].max())) + 2  # codes layer * width + expert
@@ -76,7 +79,8 @@ def bucket_links(links: pd.DataFrame, top_n: int) -> pd.DataFrame:
     src_ok = np.isin((links["layer"] * width + links["source"]).to_numpy(), kept)
     dst_ok = np.isin(((links["layer"] + 1) * width + links["target"]).to_numpy(), kept)
     bucketed = links.assign(source=links["source"].where(src_ok, OTHER), target=links["target"].where(dst_ok, OTHER))
-    grouped = bucketed.groupby(["layer", "source", "target"], as_index=False)["value"].sum()
+    summed = [c for c in bucketed.columns if c not in ("layer", "source", "target")]
+    grouped = bucketed.groupby(["layer", "source", "target"], as_index=False)[summed].sum()
     return grouped.astype({"layer": "int64", "source": "int64", "target": "int64"})
 
 
@@ -137,13 +141,30 @@ def pathway_sankey(
     >>> list(fig.data[0].node.label)
     ['L0 E2', 'L1 E3', 'L2 E3']
     """
-    links = links.loc[:, list(LINK_COLUMNS)]
+    parts = _prepare(links.loc[:, list(LINK_COLUMNS)], n_experts, layers, top_n, max_links, layer_labels)
+    if parts is None:
+        return placeholder(EMPTY)
+    links, nodes, source, target, dropped = parts
+    link_colors = np.array([with_alpha(c, 0.35) for c in nodes["color"]], dtype=object)[source]
+    link = dict(source=source, target=target, value=links["value"].to_numpy(dtype=float), color=link_colors.tolist(),
+                hovertemplate=f"%{{source.label}} → %{{target.label}}<br>%{{value:.3g}} {unit}<extra></extra>")
+    return _figure(nodes, link, unit, title, height, dropped)
+
+
+EMPTY = "No routing to draw: pick at least two layers and a non-empty set of samples"
+CHANGE_SCALE = "RdBu"  # diverging: red = the link's share shrank, blue = it grew
+
+
+def _prepare(links: pd.DataFrame, n_experts: int, layers: tuple[int, int] | None, top_n: int | None,
+             max_links: int, layer_labels: list[int] | None):
+    """Links within `layers`, bucketed and thinned; their nodes and the node index of each end
+    (None when nothing is left to draw)."""
     if layers is None:
         layers = (int(links["layer"].min()), int(links["layer"].max()) + 1) if len(links) else (0, 1)
     lo, hi = layers
     links = links[(links["layer"] >= lo) & (links["layer"] < hi)]
     if links.empty or hi <= lo:
-        return placeholder("No routing to draw: pick at least two layers and a non-empty set of samples")
+        return None
     if top_n is not None:
         links = bucket_links(links, top_n)
     links, dropped = strongest_links(links, max_links)
@@ -151,17 +172,77 @@ def pathway_sankey(
     index = nodes.set_index(["layer", "expert"])["index"]
     source = index.reindex(pd.MultiIndex.from_arrays([links["layer"], links["source"]])).to_numpy()
     target = index.reindex(pd.MultiIndex.from_arrays([links["layer"] + 1, links["target"]])).to_numpy()
-    link_colors = np.array([with_alpha(c, 0.35) for c in nodes["color"]], dtype=object)[source]
+    return links, nodes, source, target, dropped
+
+
+def _figure(nodes: pd.DataFrame, link: dict, unit: str, title: str | None, height: int, dropped: float) -> go.Figure:
     sankey = go.Sankey(
         arrangement="fixed",
         node=dict(label=nodes["label"].tolist(), color=nodes["color"].tolist(), x=nodes["x"].to_numpy(),
                   y=nodes["y"].to_numpy(), pad=2, thickness=14, line=dict(width=0.5, color="#444"),
                   hovertemplate=f"%{{label}}<br>%{{value:.3g}} {unit}<extra></extra>"),
-        link=dict(source=source, target=target, value=links["value"].to_numpy(dtype=float), color=link_colors.tolist(),
-                  hovertemplate=f"%{{source.label}} → %{{target.label}}<br>%{{value:.3g}} {unit}<extra></extra>"),
+        link=link,
     )
     fig = style(go.Figure(sankey), title=title, height=height)
     if dropped > 0:
         fig.add_annotation(text=f"weakest links hidden: {dropped:.1%} of the flow", xref="paper", yref="paper",
                            x=1, y=-0.04, showarrow=False, xanchor="right", font=dict(size=11, color="#666"))
+    return fig
+
+
+def change_colors(change: np.ndarray, bound: float, alpha: float = 0.75) -> list[str]:
+    """Diverging link colours: red where the share shrank, blue where it grew, grey near 0.
+
+    >>> change_colors(np.array([-1.0, 0.0, 1.0]), 1.0, alpha=1)
+    ['rgba(103,0,31,1)', 'rgba(247,247,247,1)', 'rgba(5,48,97,1)']
+    """
+    position = np.clip((np.asarray(change, dtype=float) / (2 * bound)) + 0.5, 0, 1) if bound > 0 else \
+        np.full(len(change), 0.5)
+    return [with_alpha(c, alpha) for c in sample_colorscale(CHANGE_SCALE, position.tolist())]
+
+
+def change_sankey(
+    change: pd.DataFrame,
+    n_experts: int,
+    layers: tuple[int, int] | None = None,
+    top_n: int | None = None,
+    title: str | None = None,
+    height: int = 560,
+    max_links: int = 400,
+    layer_labels: list[int] | None = None,
+) -> go.Figure:
+    """One Sankey of two checkpoints: each link coloured by the change of its share between them.
+
+    `change` is `grokviz.figures.highways.link_change(left, right)`: layer, source, target, left,
+    right (shares of the layer pair's flow), change, value (= the larger share: the drawn width).
+    A colour bar beside the Sankey reads the diverging scale (symmetric around no change).
+
+    >>> left = pd.DataFrame({"layer": [0], "source": [0], "target": [1], "value": [2.0]})
+    >>> right = pd.DataFrame({"layer": [0, 0], "source": [0, 2], "target": [1, 1], "value": [1.0, 1.0]})
+    >>> from grokviz.figures.highways import link_change
+    >>> fig = change_sankey(link_change(left, right), n_experts=4)
+    >>> [trace.type for trace in fig.data], fig.data[1].marker.colorbar.title.text
+    (['sankey', 'scatter'], 'change in share')
+    """
+    change = change.loc[:, ["layer", "source", "target", "left", "right"]]
+    parts = _prepare(change.assign(value=change[["left", "right"]].max(axis=1)), n_experts, layers, top_n,
+                     max_links, layer_labels)
+    if parts is None:
+        return placeholder(EMPTY)
+    links, nodes, source, target, dropped = parts
+    delta = (links["right"] - links["left"]).to_numpy(dtype=float)
+    bound = max(float(np.abs(delta).max()), 1e-9)
+    width = links[["left", "right"]].max(axis=1).to_numpy(dtype=float)  # after bucketing: the larger sum
+    link = dict(source=source, target=target, value=width, color=change_colors(delta, bound),
+                customdata=np.column_stack([links["left"], links["right"], delta]),
+                hovertemplate="%{source.label} → %{target.label}<br>share %{customdata[0]:.1%} → "
+                              "%{customdata[1]:.1%} (%{customdata[2]:+.1%})<extra></extra>")
+    fig = _figure(nodes, link, "share of the flow (larger of the two)", title, height, dropped)
+    fig.add_trace(go.Scatter(  # no points: only the colour bar of the links' scale
+        x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+        marker=dict(colorscale=CHANGE_SCALE, cmin=-bound, cmax=bound, color=[0.0], showscale=True,
+                    colorbar=dict(title=dict(text="change in share", side="right"), tickformat="+.0%",
+                                  thickness=14, len=0.8))))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig

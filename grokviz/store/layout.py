@@ -9,6 +9,7 @@ Layout (DESIGN.md "The store"; README has the annotated tree):
     STORE/runs/RUN/checkpoints/step=N/router.parquet       router weight matrices (float16)
     STORE/runs/RUN/checkpoints/step=N/shard-I-of-K[.partial]/part-P.{samples,tokens}.parquet
     STORE/runs/RUN/tables/NAME/...                    other tables (accuracy, analysis, monitor)
+    STORE/models/RUN/                                 `grokviz demo`: checkpoints, samples, demo.json
 
 Every file is written under a temporary name and renamed into place, so a reader (another
 process, the dashboard) sees a file whole or not at all; a shard folder loses its `.partial`
@@ -243,6 +244,15 @@ class Store:
                 raise StoreError(f"{path}: {what} differs from what this run already stored")
             return
         atomic_write_table(path, table)
+
+    def models_dir(self, run: str) -> Path:
+        """STORE/models/RUN: what `grokviz demo` keeps beside the run (checkpoints, samples, demo.json)."""
+        return self.root / "models" / check_run_name(run)
+
+    def demo_config(self, run: str) -> dict[str, Any] | None:
+        """The DemoConfig dict `grokviz demo` wrote to models/RUN/demo.json (None: not a demo run)."""
+        path = self.models_dir(run) / "demo.json"
+        return read_json(path) if path.is_file() else None
 
     def remove_run(self, run: str) -> None:
         """Delete a run entirely (explicit user action only)."""

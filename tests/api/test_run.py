@@ -10,6 +10,7 @@ import grokviz
 from grokviz.api import Run
 from grokviz.errors import GrokvizError, InputError
 from grokviz.figures import frames, sankey
+from grokviz.figures import highways as highway_frames
 from grokviz.store.tables import Tables
 
 
@@ -130,3 +131,28 @@ def test_figure_errors_name_what_exists(run):
         run.figure("sankey", step=7)
     with pytest.raises(InputError, match="grokviz analyze"):
         run.figure("metrics")
+
+
+def test_highways_fall_back_to_routing_when_there_is_no_analysis(run):
+    table = run.pathway_table()
+    assert sorted(table["step"].unique()) == [100, 200, 300] and len(table) == 3 * 12
+    top = run.highways(100, 300, n=2)
+    assert top["left"].sum() == pytest.approx(1.0) and top["right"].sum() == pytest.approx(1.0)
+    assert all(len(trend) == 3 for trend in top["trend"])
+    one = run.highways(100, 300, ids=("s001",))
+    history = run.sample_pathways("s001").set_index("step")["pathway"]
+    assert set(one["pathway"]) - {highway_frames.OTHER_PATHWAYS} == {history[100], history[300]}
+    assert one.set_index("pathway").loc[history[100], "left"] == 1.0 and one["right"].sum() == 1.0
+
+
+def test_settings_record_and_verdicts(small_store, analyzed_store):
+    with Run(small_store, "tiny") as plain, Run(analyzed_store, "tiny") as analysed:
+        before, after = plain.settings_record(), analysed.settings_record()
+        verdicts = analysed.verdict_table()
+        assert plain.verdict_table() is None and plain.demo_config() is None
+    assert before["model.n_layers"] == "3" and before["data.checkpoints"] == "3" and before["data.samples"] == "12"
+    assert not any(key.startswith("analysis.") for key in before)
+    assert after["analysis.eps"] == "5.0" and after["analysis.preset"] == "paper"
+    assert all(isinstance(value, str) for value in after.values())
+    assert list(verdicts.columns) == ["group", "metric", "tracks", "verdict", "routing_onset", "accuracy_onset"]
+    assert verdicts["verdict"].str.match(r"^(no|tracks)").all() and (verdicts["routing_onset"] >= -1).all()

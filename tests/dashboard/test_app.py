@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(1500)  # the first test that asks for demo_stor
 # What each page must show on an extracted run without analysis (element key), or None: the page
 # needs the analysis and says how to produce it.
 WITHOUT_ANALYSIS = {"overview": "checkpoint_timeline", "memorization": "loss_bands", "pathways": "sankey_left",
-                    "map": None, "grokking": None, "inspector": "routing_heatmap", "health": None}
+                    "map": None, "grokking": None, "inspector": "routing_heatmap", "health": None, "compare": None}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -99,6 +99,7 @@ def test_inspector_search_tokens_and_fallback(monkeypatch, small_store):
 MUST_SHOW = {
     "overview": "headline", "memorization": "memorization_histogram", "pathways": "sankey_left",
     "map": "map-0", "grokking": "validity_distance", "inspector": "routing_heatmap", "health": "saturation",
+    "compare": "compare_accuracy",
 }
 
 

@@ -1,14 +1,16 @@
-"""Pathways page: Sankey of layer-to-layer expert flow at two checkpoints side by side.
+"""Pathways page: Sankey of layer-to-layer expert flow at two checkpoints side by side, or (toggle
+`diff`) one Sankey coloured by each link's change between them, with the top pathways ("highways").
 
-Thin: widgets bound to the view (source, group, sample, flow, layers, topn, step, step2), link
+Thin: widgets bound to the view (source, group, sample, flow, layers, topn, step, step2, diff), link
 tables aggregated by `grokviz.dashboard.cache` (DuckDB per token, NumPy per sample), figures from
-`grokviz.figures.sankey`. Every expert keeps its colour and position in both panels.
+`grokviz.figures.sankey`, link changes from `grokviz.figures.highways`. Every expert keeps its
+colour and position in both panels.
 """
 
 import streamlit as st
 
 from grokviz.dashboard import cache, viewstate, widgets
-from grokviz.figures import sankey
+from grokviz.figures import highways, sankey
 
 
 def controls(ctx, steps: list[int], n_layers: int, n_experts: int) -> dict:
@@ -55,6 +57,38 @@ def samples_to_draw(ctx, c: dict) -> tuple[tuple[str, ...] | None, str]:
     return ids, f"{len(ids)} of {len(asked)} (those with per-token routing)"
 
 
+def links_at(ctx, c: dict, step: int, ids: tuple[str, ...] | None):
+    """The link table of the chosen flow at one checkpoint."""
+    if c["flow"].startswith("token"):
+        return cache.token_links(ctx, step, ids, c["flow"] == "token-topk", c["layers"])
+    return cache.sample_links(ctx, step, ids, 0.7 if c["flow"] == "sample-tau" else None, c["layers"])
+
+
+def difference(ctx, c: dict, ids: tuple[str, ...] | None, n_experts: int) -> None:
+    """One Sankey coloured by each link's change in share, then the top pathways ("highways")."""
+    left, right = c["steps"]
+    change = highways.link_change(links_at(ctx, c, left, ids), links_at(ctx, c, right, ids))
+    fig = sankey.change_sankey(change, n_experts, c["layers"], c["top_n"], title=f"step {left:,} → {right:,}",
+                               height=460 + 8 * c["top_n"], layer_labels=cache.layers(ctx))
+    widgets.show(fig, f"{ctx.run}-sankey-change-step{left}-{right}", key="sankey_change")
+    st.caption("Colour: how much of its layer pair's flow a link carries at the right checkpoint minus at the left "
+               "(blue grew, red shrank, colour bar beside). Width: the larger of its two shares, so a link that "
+               "vanished stays visible. Shares, not counts, so the two checkpoints compare directly.")
+    asked = cache.flow_samples(ctx, c["source"], c["group"], c["sample"], widgets.selection(ctx))
+    table = cache.highways(ctx, left, right, asked, 10)
+    st.subheader("Highways: the most common pathways")
+    st.caption("A sample's pathway: the experts it uses at every layer (the analysis' `pathway`). Share of the "
+               "samples drawn on each pathway at the two checkpoints and at every checkpoint; the last row "
+               "gathers all other pathways, so each share column sums to 100%. Each sparkline has its own scale.")
+    st.dataframe(table, key="highways", hide_index=True, width="stretch", column_config={
+        "pathway": st.column_config.TextColumn("pathway"),
+        "left": st.column_config.NumberColumn(f"share at step {left:,}", format="percent"),
+        "right": st.column_config.NumberColumn(f"share at step {right:,}", format="percent"),
+        "change": st.column_config.NumberColumn("change", format="percent"),
+        "trend": st.column_config.LineChartColumn("share over checkpoints (own scale)"),
+    })
+
+
 def main() -> None:
     ctx = widgets.current()
     steps, shape = cache.steps(ctx), cache.model(ctx)
@@ -64,17 +98,19 @@ def main() -> None:
         st.info("Nothing to draw yet: the run needs a complete checkpoint and a model with two or more MoE layers.")
         return
     c = controls(ctx, steps, n_layers, n_experts)
+    diff = widgets.flag("Difference view: one Sankey coloured by each link's change, and the top pathways", "diff",
+                        help="Instead of the two checkpoints side by side (the URL keeps it: diff=1).")
     ids, described = samples_to_draw(ctx, c)
     per_token, (lo, hi) = c["flow"].startswith("token"), c["layers"]
     unit = "tokens" if per_token else "samples"
     st.caption(f"{described} samples · {viewstate.FLOWS[c['flow']]} · layers {lo}-{hi} · node height = {unit}")
+    if diff:
+        difference(ctx, c, ids, n_experts)
+        return
     for column, step, key in zip(st.columns(2), c["steps"], ("sankey_left", "sankey_right")):
-        if per_token:
-            links = cache.token_links(ctx, step, ids, c["flow"] == "token-topk", c["layers"])
-        else:
-            links = cache.sample_links(ctx, step, ids, 0.7 if c["flow"] == "sample-tau" else None, c["layers"])
-        fig = sankey.pathway_sankey(links, n_experts, c["layers"], c["top_n"], title=f"{ctx.run}: {described} samples, step {step:,}", unit=unit,
-                                    height=420 + 8 * c["top_n"], layer_labels=cache.layers(ctx))
+        fig = sankey.pathway_sankey(links_at(ctx, c, step, ids), n_experts, c["layers"], c["top_n"],
+                                    title=f"{ctx.run}: {described} samples, step {step:,}", unit=unit, height=420 + 8 * c["top_n"],
+                                    layer_labels=cache.layers(ctx))
         with column:
             widgets.show(fig, f"{ctx.run}-sankey-step{step}", key=key)
 
