@@ -190,3 +190,19 @@ def verdict(rows: pd.DataFrame, metric: str) -> tuple[bool, str]:
     specific, other_r = _beats(by, "specificity", r, sign)
     note = "" if specific else " (other groups' accuracy tracks it as closely)"
     return True, f"tracks held-out accuracy beyond the time trend: yes, {detail}{note}"
+
+
+def verdict_table(rows: pd.DataFrame | None, onsets: pd.DataFrame | None) -> pd.DataFrame | None:
+    """group, metric, tracks, verdict, routing_onset, accuracy_onset for every (group, metric) of a
+    `validity` table, with the onsets of `onset_table` (-1: none). None when there are no rows."""
+    if rows is None or rows.empty:
+        return None
+    table = pd.DataFrame([(group, metric, *verdict(part, metric))
+                          for (group, metric), part in rows.groupby([names.GROUP, "metric"], sort=True)],
+                         columns=[names.GROUP, "metric", "tracks", "verdict"])
+    if onsets is None:
+        return table.assign(routing_onset=NO_ONSET, accuracy_onset=NO_ONSET)
+    merged = table.merge(onsets[[names.GROUP, "metric", "routing_onset", "accuracy_onset"]],
+                         on=[names.GROUP, "metric"], how="left")
+    return merged.fillna({"routing_onset": NO_ONSET, "accuracy_onset": NO_ONSET}).astype(
+        {"routing_onset": "int64", "accuracy_onset": "int64"})

@@ -21,10 +21,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from grokviz import names
-from grokviz.analysis.validity import verdict
+from grokviz.analysis.validity import verdict, verdict_table
 from grokviz.api.figures import KINDS, figure
 from grokviz.api.story import story_frames
 from grokviz.config import AnalyzeConfig, RouteSpan
+from grokviz.config.base import readable as text
 from grokviz.config.base import to_jsonable
 from grokviz.figures import frames, sankey, style
 from grokviz.figures import highways as highway_frames
@@ -109,14 +110,6 @@ class Run:
         `model.*` (shape), `demo.*` (a demo run's DemoConfig), the settings of other labelled calls
         (`monitor.*`, `synthetic.*`), `data.*` (checkpoints, samples, token positions) and `analysis.*`
         (the latest analysis' settings). Values are strings."""
-        def text(value: Any) -> str:
-            if isinstance(value, dict):
-                return ", ".join(f"{k}={text(v)}" for k, v in value.items())
-            if isinstance(value, (list, tuple)):
-                return "; ".join(text(v) for v in value) if any(isinstance(v, dict) for v in value) \
-                    else ", ".join(text(v) for v in value)
-            return str(value)
-
         steps = self.steps()
         record = {f"model.{k}": text(v) for k, v in self.model().items()}
         labelled = {source: values for call in self.provenance() if len(call) == 1
@@ -246,6 +239,11 @@ class Run:
         rows = self.validity(group)
         return {metric: verdict(part, metric)[1] for metric, part in rows.groupby("metric", sort=False)}
 
+    def verdict_table(self) -> pd.DataFrame | None:
+        """group, metric, tracks, verdict, routing_onset, accuracy_onset: the validity verdict of every
+        (group, metric) of the latest analysis with its onsets (-1: none). None without a validity table."""
+        return verdict_table(self.analysis("validity"), self.analysis("onsets"))
+
     def metric_series(self, group: str, metric: str) -> pd.DataFrame:
         """step, value, low, high (95% band over samples) of one group's metric."""
         metrics = self.analysis("group_metrics")
@@ -333,25 +331,6 @@ class Run:
         right (share of samples), change, trend (share at every checkpoint); the rest in one last row."""
         return highway_frames.highways(highway_frames.highway_shares(self.pathway_table(), ids), left, right, n)
 
-    # --- is the signal real? --------------------------------------------------------------------
-    def verdict_table(self) -> pd.DataFrame | None:
-        """group, metric, tracks, verdict, routing_onset, accuracy_onset: the validity verdict of every
-        (group, metric) of the latest analysis (`grokviz.analysis.validity.verdict`) with its onsets
-        (-1: none). None when the analysis has no validity table."""
-        rows = self.analysis("validity")
-        if rows is None or rows.empty:
-            return None
-        table = pd.DataFrame([(group, metric, *verdict(part, metric))
-                              for (group, metric), part in rows.groupby([names.GROUP, "metric"], sort=True)],
-                             columns=[names.GROUP, "metric", "tracks", "verdict"])
-        onsets = self.analysis("onsets")
-        if onsets is None:
-            return table.assign(routing_onset=-1, accuracy_onset=-1)
-        onsets = onsets[[names.GROUP, "metric", "routing_onset", "accuracy_onset"]]
-        merged = table.merge(onsets, on=[names.GROUP, "metric"], how="left")
-        return merged.fillna({"routing_onset": -1, "accuracy_onset": -1}).astype(
-            {"routing_onset": "int64", "accuracy_onset": "int64"})
-
     # --- one sample ----------------------------------------------------------------------------
     def search_samples(self, text: str, limit: int = 200) -> pd.DataFrame:
         """sample_id, group, text of samples whose id or text contains `text` (any case)."""
@@ -379,12 +358,7 @@ class Run:
         if stored is not None and not stored.empty:
             own = stored.loc[stored[names.SAMPLE_ID] == sample_id, [names.STEP, "pathway"]]
             return own.sort_values(names.STEP, ignore_index=True)
-        routing = queries.sample_routing(self.tables, sample_id)
-        run_steps = sorted(routing[names.STEP].unique())
-        if not run_steps:
-            return pd.DataFrame(columns=[names.STEP, "pathway"])
-        dist = routing[names.WEIGHT].to_numpy().reshape(len(run_steps), routing[names.LAYER].max() + 1, -1)  # (T, L, E)
-        return pd.DataFrame({names.STEP: run_steps, "pathway": pathway_metrics.pathway_strings(dist, tau=DEFAULT_TAU)})
+        return frames.pathways_from_routing(queries.sample_routing(self.tables, sample_id), DEFAULT_TAU)
 
     def nearest(self, sample_id: str, step: int, n: int = 10) -> pd.DataFrame:
         """The n samples whose pathway at `step` is closest (Levenshtein) to this sample's."""

@@ -65,6 +65,16 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def readable(value: Any) -> str:
+    """A settings value as one readable line: dicts as k=v, lists comma-separated (lists of dicts by ";")."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={readable(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        sep = "; " if any(isinstance(v, dict) for v in value) else ", "
+        return sep.join(readable(v) for v in value)
+    return str(value)
+
+
 def settings_hash(settings: dict[str, Any]) -> str:
     """A short stable hash of a JSON-safe settings dict (key order does not matter).
 

@@ -146,3 +146,12 @@ def color_points(points: pd.DataFrame, color_by: str, extra: pd.DataFrame) -> pd
     if color_by == "t_star":
         extra = extra.assign(t_star=extra["t_star"].where(extra["t_star"] >= 0))
     return points.merge(extra, on=keys, how="left")
+
+
+def pathways_from_routing(routing: pd.DataFrame, tau: float) -> pd.DataFrame:
+    """step, pathway of one sample from its routing rows (step, layer, expert, weight; sorted)."""
+    steps = sorted(routing["step"].unique())
+    if not steps:
+        return pd.DataFrame(columns=["step", "pathway"])
+    dist = routing["weight"].to_numpy().reshape(len(steps), routing["layer"].max() + 1, -1)  # (T, L, E)
+    return pd.DataFrame({"step": steps, "pathway": pathway_metrics.pathway_strings(dist, tau=tau)})

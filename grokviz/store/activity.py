@@ -4,7 +4,8 @@ A demo build records its stage in `runs/RUN/build.json` (stage, progress, start,
 error, process id; `write_status`). Other writers leave traces the store already has: an
 extraction's `shard-*.partial` folders, an analysis' `HASH.partial-*` folder, the monitor's
 newest part file. `activity(store)` reports all of them, with a writer counted as live when its
-process exists (build) or its trace changed within `RECENT` seconds; the dashboard refreshes
+process exists (build) or its trace changed within `RECENT` seconds (and after a finished
+build's last update: a build's own traces are not a writer); the dashboard refreshes
 itself while anything is live. Reads files only; never locks.
 """
 
@@ -47,15 +48,15 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _touched(paths, now: float) -> bool:
-    """Whether any of `paths` (or a file directly in it) changed within RECENT seconds."""
+def _touched(paths, now: float, since: float = 0.0) -> bool:
+    """Whether any of `paths` (or a file directly in it) changed within RECENT seconds, after `since`."""
     for path in paths:
         try:
             stamps = [path.stat().st_mtime] + [p.stat().st_mtime for p in path.iterdir()] if path.is_dir() \
                 else [path.stat().st_mtime]
         except OSError:  # it vanished while we looked: a writer just finished with it
             return True
-        if now - max(stamps) < RECENT:
+        if now - max(stamps) < RECENT and max(stamps) > since:
             return True
     return False
 
@@ -72,7 +73,8 @@ def activity(store: Store) -> dict[str, Any]:
             builds[run] = status
         traces = list((run_dir / "checkpoints").glob("step=*/shard-*.partial")) + \
             list((run_dir / "analysis").glob("*.partial-*")) + [run_dir / "tables" / "monitor"]
-        if _touched([p for p in traces if p.exists()], now):
+        finished = status["updated"] if status and status.get("stage") == "done" else 0.0  # the build's own traces
+        if _touched([p for p in traces if p.exists()], now, finished):
             writing.append(run)
     live = any(s.get("stage") not in ("done", "failed") for s in builds.values()) or bool(writing)
     return {"builds": builds, "writing": writing, "live": live}

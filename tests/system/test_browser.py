@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-PAGES = ("", "memorization", "pathways", "map", "grokking", "inspector", "health")
+PAGES = ("", "memorization", "pathways", "map", "grokking", "inspector", "health", "compare")
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or `make browser`)", allow_module_level=True)
