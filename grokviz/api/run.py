@@ -3,9 +3,8 @@
 The one place that turns store queries (`grokviz.store.queries`), cached analysis tables
 (`grokviz.store.analyses`) and the pure frame builders (`grokviz.figures.frames`) into what a
 reader wants: checkpoints, losses, accuracy, memorisation steps, pairs with their series, flow
-links for a Sankey and its pathway highways, one sample's routing, validity verdicts, the settings
-that tell runs apart. The dashboard caches these methods
-(`grokviz.dashboard.cache`), the meeting report and the Python API call them directly.
+links for a Sankey and its highways, one sample's routing, validity verdicts, the settings that
+tell runs apart. The dashboard caches these methods, the report and the Python API call them.
 A `Run` reads one snapshot of the store (the files complete when it was opened); open a new
 one to see what was written since. Not thread-safe: one call at a time per `Run`.
 """
@@ -25,12 +24,11 @@ from grokviz.analysis.validity import verdict, verdict_table
 from grokviz.api.figures import KINDS, figure
 from grokviz.api.story import story_frames
 from grokviz.config import AnalyzeConfig, RouteSpan
-from grokviz.config.base import readable as text
-from grokviz.config.base import to_jsonable
+from grokviz.config.base import readable, to_jsonable
 from grokviz.figures import frames, sankey, style
 from grokviz.figures import highways as highway_frames
 from grokviz.metrics import pathways as pathway_metrics
-from grokviz.store import analyses, queries
+from grokviz.store import analyses, integrity, queries
 from grokviz.store.layout import Store
 from grokviz.store.tables import Tables, read_samples_table, read_step
 
@@ -111,18 +109,18 @@ class Run:
         (`monitor.*`, `synthetic.*`), `data.*` (checkpoints, samples, token positions) and `analysis.*`
         (the latest analysis' settings). Values are strings."""
         steps = self.steps()
-        record = {f"model.{k}": text(v) for k, v in self.model().items()}
+        record = {f"model.{k}": readable(v) for k, v in self.model().items()}
         labelled = {source: values for call in self.provenance() if len(call) == 1
                     for source, values in call.items() if isinstance(values, dict)}  # the latest of each
         if (demo := self.demo_config()) is not None:
             labelled["demo"] = demo
         for source in sorted(labelled, key=lambda source: source != "demo"):
-            record.update({f"{source}.{k}": text(v) for k, v in labelled[source].items() if k != "run"})
+            record.update({f"{source}.{k}": readable(v) for k, v in labelled[source].items() if k != "run"})
         record.update({"data.checkpoints": str(len(steps)), "data.last step": str(steps[-1] if steps else "-"),
                        "data.samples": str(int(self.groups()["n"].sum())), "data.positions": self.positions()})
         settings = self.settings()
         if settings is not None:
-            record.update({f"analysis.{k}": text(v) for k, v in to_jsonable(settings).items() if k != "run"})
+            record.update({f"analysis.{k}": readable(v) for k, v in to_jsonable(settings).items() if k != "run"})
         return record
 
     def steps(self) -> list[int]:
@@ -275,6 +273,10 @@ class Run:
     def story(self, metric: str = "distance") -> dict[str, Any]:
         """What the Overview tells per domain: curves, marks, verdicts, findings rows, pair spans."""
         return story_frames(self, metric)
+
+    def checkpoint_problems(self) -> list[str]:
+        """One line per step with weights identical to another step's or a router jump (`grokviz doctor`'s rule)."""
+        return [finding.message for finding in integrity.check_series(self.store, self.name)]
 
     def monitor(self) -> pd.DataFrame:
         """step, group, metric, value written by the live monitor during training."""

@@ -225,6 +225,12 @@ def story(ctx: Ctx, metric: str = "distance") -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def checkpoint_problems(ctx: Ctx) -> list[str]:
+    """Steps with identical weights or router jumps (the checkpoint integrity rule)."""
+    return _call(ctx, "checkpoint_problems")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def monitor(ctx: Ctx) -> pd.DataFrame:
     """The live monitor's rows (step, group, metric, value)."""
     return _call(ctx, "monitor")

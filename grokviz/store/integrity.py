@@ -96,9 +96,13 @@ def find_jumps(steps: Sequence[int], distances: Sequence[float],
     >>> steps = [0, 10, 20, 30, 40, 50, 60]
     >>> [(j.step, j.off_line) for j in find_jumps(steps, [.1, .1, .1, .9, .9, .1], [.2, .2, .9, .1, .9])]
     [(40, True)]
+    >>> find_jumps([], [])
+    []
     """
     steps = [int(s) for s in steps]
     d = np.asarray(distances, dtype=float)
+    if not steps and not len(d):  # a run with no checkpoint yet
+        return []
     if len(steps) != len(d) + 1:
         raise ValueError(f"{len(steps)} steps need {len(steps) - 1} distances, got {len(d)}")
     rate = d / np.maximum(np.diff(steps), 1)
@@ -190,6 +194,6 @@ def _jump_message(store: Store, run: str, jump: Jump) -> str:
                 f"{jump.following}, which are only {jump.skip:.3g} apart: probably a checkpoint from elsewhere "
                 f"in the run (or another run) under this step name; check the checkpoint behind "
                 f"{store.step_dir(run, jump.step)} before trusting the curves there")
-    return (f"{head}: a checkpoint from elsewhere in the run or from another run under this step name, or a "
-            f"restart or schedule change; check the checkpoint behind {store.step_dir(run, jump.step)} before "
+    return (f"{head}: a checkpoint from elsewhere in the run or from another run under this step name, a "
+            f"restart or schedule change, or a loss spike in training; check the checkpoint behind {store.step_dir(run, jump.step)} before "
             "reading a finding into it")

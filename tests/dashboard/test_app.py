@@ -15,9 +15,10 @@ import sys
 
 import pytest
 from apptest import APP, PAGES, chart, charts, copy_link, open_app, table_with, texts, values
-from factories import ROOT, copy_store
+from factories import ROOT, copy_store, sample_rows, write_jsonl
 
 from grokviz.api import Run
+from grokviz.cli import main
 
 pytestmark = pytest.mark.timeout(1500)  # the first test that asks for demo_store builds it
 
@@ -46,6 +47,19 @@ def test_overview_says_what_the_story_needs_and_keeps_the_inventory(monkeypatch,
     assert checkpoints["step"].tolist() == [100, 200, 300] and checkpoints["complete"].all()
     assert "revision" not in checkpoints.columns  # empty for local checkpoints: not shown
     assert groups["n"].sum() == 12
+    assert not [e for e in at.expander if "Checkpoint check" in e.label]  # nothing to flag in a clean series
+
+
+def test_overview_flags_a_step_whose_weights_are_another_steps(monkeypatch, series_factory, tmp_path):
+    """A checkpoint copied under a second step name (as public series have shipped) is flagged."""
+    series = shutil.copytree(series_factory("olmoe"), tmp_path / "series")
+    shutil.copytree(series / "step200", series / "step250")
+    samples = write_jsonl(tmp_path / "s.jsonl", sample_rows(4))
+    assert main(["extract", "--model", str(series), "--samples", str(samples), "--run", "r", "--quiet",
+                 "--store", str(tmp_path / "data")]) == 0
+    at = open_app(monkeypatch, tmp_path / "data")
+    flagged = [e for e in at.expander if "Checkpoint check: 1 step(s)" in e.label]
+    assert flagged and "steps 200 (" in flagged[0].markdown[0].value and "identical weights" in flagged[0].markdown[0].value
 
 
 def test_pathways_two_sankeys_driven_by_widgets(monkeypatch, small_store):

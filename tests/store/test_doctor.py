@@ -61,6 +61,13 @@ def test_a_healthy_store_exits_0_and_says_so(store, capsys):
     assert status == 0 and json.loads(out) == {"store": str(store.root), "run": "tiny", "healthy": True, "findings": []}
 
 
+def test_a_run_still_being_built_without_checkpoints_is_healthy(store, capsys):
+    """A demo build (its live monitor) records the run before its first checkpoint lands."""
+    store.write_run_info("fresh", store.run_info("tiny")["model"], {"monitor": {"run": "fresh"}})
+    assert diagnose(store, "fresh") == []
+    assert doctor(store, capsys=capsys)[0] == 0
+
+
 def test_extraction_records_a_weights_fingerprint_per_step(store):
     prints = [pq.read_table(p).column("fingerprint")[0].as_py()
               for p in sorted(store.root.glob("runs/tiny/checkpoints/step=*/checkpoint.parquet"))]

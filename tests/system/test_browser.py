@@ -159,7 +159,12 @@ def test_map_box_selection_feeds_pathways(browser, demo_store, demo_url):
     page.mouse.up()
     page.get_by_text(f"{n_points} samples selected").wait_for(timeout=30_000)
     page.get_by_text("Their pathways (Sankey)").click()
-    page.get_by_text("the map selection").click()
+    try:  # a loaded machine takes a while to leave the map page: wait for the Pathways page's header
+        page.locator("h2", has_text="Pathways").first.wait_for(timeout=90_000)
+        page.get_by_text("the map selection").click(timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(artifacts() / "map-selection-failed.png"), full_page=True)
+        raise
     page.get_by_text(f"{n_with_tokens} of {n_points} (those with per-token routing) samples").wait_for(timeout=30_000)
     wait_for_sankeys(page)
     assert page.locator("g.sankey").count() == 2

@@ -2,7 +2,8 @@
 
 Thin: the headline figure (per domain: accuracy, the main pathway metric, memorisation,
 routing-only onset and accuracy onset, the verdict in the legend), the findings table, the
-timeline of Pretrain@p groups (a click opens that pair on the Grokking page), the live
+timeline of Pretrain@p groups (a click opens that pair on the Grokking page), checkpoint
+integrity flags (identical weights, router jumps), the live
 monitor's curves when training logged any, and the inventory. Data from `grokviz.dashboard.cache`,
 figures from `grokviz.figures.story` and `grokviz.figures.overview`.
 """
@@ -39,6 +40,18 @@ def the_story(ctx) -> None:
             widgets.open_on("grokking", "pair", chosen[0])
 
 
+def checkpoint_checks(ctx) -> None:
+    """Steps whose checkpoint may not be what its name says, collapsed under one warning line."""
+    problems = cache.checkpoint_problems(ctx)
+    if problems:
+        with st.expander(f":material/warning: Checkpoint check: {len(problems)} step(s) to look at before reading "
+                         "a finding into them", expanded=False):
+            for line in problems:
+                st.markdown(f"- {line}")
+            st.caption("Identical weights or a router jump against the trend (`grokviz doctor` reports the same); "
+                       "a loss spike in training can also cause a jump.")
+
+
 def live_monitor(ctx) -> None:
     """The training loop's live pathway metrics, when it logged any."""
     rows = cache.monitor(ctx)
@@ -70,6 +83,7 @@ def main() -> None:
     ctx = widgets.current()
     st.header(f"Overview · {ctx.run}")
     if cache.steps(ctx):
+        checkpoint_checks(ctx)
         the_story(ctx)
     live_monitor(ctx)
     with st.expander("Store inventory: runs, checkpoints, groups", expanded=not cache.steps(ctx)):
