@@ -94,8 +94,8 @@ class Run:
     def stamp(self) -> str:
         """The line every figure of this run carries: preset and settings that differ from it."""
         settings = self.settings()
-        if settings is None:
-            return f"{self.name}: no analysis yet; positions {self.positions()}"
+        if settings is None:  # positions are known once something was extracted
+            return f"{self.name}: no analysis yet" + (f"; positions {self.positions()}" if self.steps() else "")
         return f"{self.name}: {settings.stamp(self.positions())}"
 
     def demo_config(self) -> dict[str, Any] | None:
