@@ -151,6 +151,23 @@ def store_bytes(args, n: int = 2000) -> None:
     print(f"store: {n} samples x {args.layers} layers x {args.experts} experts -> {size / n:,.0f} bytes "
           f"per (sample, checkpoint) (raw uint16 distribution {raw} bytes; target <= 2,500)")
     assert isinstance(table, pa.Table)
+    token_means_bytes(args, size / n)
+
+
+def token_means_bytes(args, per_sample: float, n_ids: int = 4096) -> None:
+    """What the token-identity null adds per checkpoint: one mean distribution per distinct token id."""
+    from grokviz.store.shards import token_means_file
+
+    rng = np.random.default_rng(2)
+    sums = rng.dirichlet(np.full(args.experts, 0.3), size=(n_ids, args.layers)) * 50
+    table = token_means_file(np.arange(n_ids), np.full(n_ids, 50), sums)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "token_means.parquet"
+        atomic_write_table(path, table)
+        per_id = os.path.getsize(path) / n_ids
+    for vocab, samples in ((30_000, 10_000), (50_280, 40_000)):
+        print(f"token means: {per_id:,.0f} bytes per token id; {vocab:,} distinct ids = {vocab * per_id / 2**20:,.1f} MiB "
+              f"per checkpoint, {vocab * per_id / (samples * per_sample):.2f}x the routing table of {samples:,} samples")
 
 
 if __name__ == "__main__":

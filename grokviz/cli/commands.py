@@ -128,6 +128,9 @@ def _extract_parser(sub) -> None:
                    help="token positions whose routing is averaged: auto (predicting for samples with a prompt, "
                         "all for plain text), all, predicting (positions whose next token carries loss), or "
                         "completion (default: auto)")
+    p.add_argument("--no-token-means", dest="token_means", action="store_false",
+                   help="skip each token id's mean routing per checkpoint (then analyze has no token-identity null); "
+                        "it grows with the distinct token ids: up to about the routing table's size for plain text")
     p.add_argument("--shard", type=parse_shard, default=(0, 1), help="i/n: this process's share")
     p.add_argument("--part-size", type=int, default=256, help="samples per resumable part")
     p.add_argument("--trust-remote-code", action="store_true")
@@ -178,8 +181,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         run=args.run, model=args.model, samples=args.samples, revisions=tuple(args.revision),
         steps=tuple(args.steps), tokenizer=args.tokenizer, device=args.device, dtype=args.dtype,
         max_length=args.max_length, token_budget=args.token_budget,
-        token_routes=args.token_routes, route_span=args.route_span, shard=args.shard,
-        part_size=args.part_size,
+        token_routes=args.token_routes, route_span=args.route_span, token_means=args.token_means,
+        shard=args.shard, part_size=args.part_size,
         trust_remote_code=args.trust_remote_code)
     if args.evenly:
         picked = checkpoints.select_evenly(resolve_series(config), args.evenly)

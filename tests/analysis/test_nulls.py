@@ -63,3 +63,28 @@ def test_random_groups_match_the_domain_sizes_and_stay_fixed():
     assert [len(d) for d in once["a"]] == [5] * nulls.DRAWS and [len(d) for d in once["b"]] == [15] * nulls.DRAWS
     assert all((x == y).all() for x, y in zip(once["a"], again["a"]))
     assert nulls.random_draws({"a": pool}, pool) == {}  # one domain: the pool is the domain itself
+
+
+def test_without_token_means_analyze_runs_the_other_null_only(series_factory, tmp_path):
+    """`extract --no-token-means` stores no per-token-id means; analyze then has random groups only."""
+    from factories import synthetic_accuracy
+
+    from grokviz.analysis.run import analyze
+    from grokviz.cli import main
+    from grokviz.config import AnalyzeConfig
+    from grokviz.store import analyses
+    from grokviz.store.appended import append_table
+    from grokviz.store.schemas import ACCURACY_SCHEMA
+
+    samples = write_jsonl(tmp_path / "s.jsonl", sample_rows(12))
+    root = tmp_path / "data"
+    assert main(["extract", "--model", str(series_factory("olmoe")), "--samples", str(samples), "--run", "r",
+                 "--store", str(root), "--no-token-means", "--quiet"]) == 0
+    store = Store(root, create=False)
+    assert not list(root.rglob("token_means.parquet")) and read_token_means(store, "r", 200, n_layers=3) is None
+    items = {g: [r["sample_id"] for r in sample_rows(12) if r["group"] == g] for g in ("odd", "even")}
+    append_table(store, "r", "accuracy", synthetic_accuracy("r", items, [100, 200, 300]), schema=ACCURACY_SCHEMA,
+                 part="held-out")
+    analyze(AnalyzeConfig(run="r", eps=5.0, delta=5.0, max_pairs=1000), store, progress=False)  # all settle at once
+    baselines = set(analyses.read_analysis(store, "r", "null_metrics")["baseline"])
+    assert baselines == {"random_groups"}
