@@ -76,11 +76,19 @@ def encode_expert_level(pathways: Sequence[str]) -> list[str]:
     return encoded
 
 
-def _prepare(pathways: Sequence[str], level: Level | str) -> list[str]:
-    """The strings whose character-level distance is the distance at `level`."""
+def _prepare(pathways: Sequence[str], level: Level | str, only: np.ndarray | None = None) -> list[str]:
+    """The strings whose character-level distance is the distance at `level`. With `only` (indices),
+    only those are re-spelt (a sampled estimate reads no others; the rest stay as given)."""
     level = Level(level)
     strings = [str(p) for p in pathways]
-    return encode_expert_level(strings) if level is Level.EXPERT else strings
+    if level is not Level.EXPERT:
+        return strings
+    if only is None:
+        return encode_expert_level(strings)
+    needed = np.unique(only).tolist()
+    for k, encoded in zip(needed, encode_expert_level([strings[k] for k in needed])):
+        strings[k] = encoded
+    return strings
 
 
 def pairwise_distances(
@@ -180,17 +188,17 @@ def mean_pairwise_distance(
     False
     """
     _check_budget(max_pairs, block)
-    strings = _prepare(pathways, level)
-    n = len(strings)
+    n = len(pathways)
     if n < 2:
         return DistanceEstimate(float("nan"), float("nan"), 0, True)
     if max_pairs is None or n * (n - 1) // 2 <= max_pairs:
-        return _exact_within(strings, block, workers)
+        return _exact_within(_prepare(pathways, level), block, workers)
     rng = np.random.default_rng(seed)
     # An ordered pair (i, j != i) drawn uniformly is an unordered pair drawn uniformly.
     i = rng.integers(0, n, size=max_pairs)  # (m,)
     j = rng.integers(0, n - 1, size=max_pairs)  # (m,)
     j = j + (j >= i)
+    strings = _prepare(pathways, level, only=np.concatenate([i, j]))
     return _sampled(strings, strings, i, j, workers)
 
 
@@ -211,15 +219,14 @@ def cross_mean_distance(
     DistanceEstimate(value=1.0, stderr=0.0, n_pairs=2, exact=True)
     """
     _check_budget(max_pairs, block)
-    sa, sb = _prepare(a, level), _prepare(b, level)
-    if not sa or not sb:
+    if not len(a) or not len(b):
         return DistanceEstimate(float("nan"), float("nan"), 0, True)
-    if max_pairs is None or len(sa) * len(sb) <= max_pairs:
-        return _exact_cross(sa, sb, block, workers)
+    if max_pairs is None or len(a) * len(b) <= max_pairs:
+        return _exact_cross(_prepare(a, level), _prepare(b, level), block, workers)
     rng = np.random.default_rng(seed)
-    i = rng.integers(0, len(sa), size=max_pairs)  # (m,)
-    j = rng.integers(0, len(sb), size=max_pairs)  # (m,)
-    return _sampled(sa, sb, i, j, workers)
+    i = rng.integers(0, len(a), size=max_pairs)  # (m,)
+    j = rng.integers(0, len(b), size=max_pairs)  # (m,)
+    return _sampled(_prepare(a, level, only=i), _prepare(b, level, only=j), i, j, workers)
 
 
 def per_layer_mean_distance(
@@ -260,13 +267,14 @@ def sample_interval(pathways: Sequence[str], level: Level | str = Level.CHAR, ca
     >>> bool(low < mean_pairwise_distance(["1-2", "1-3", "4-2", "1-2", "5-5"]).value < high)
     True
     """
-    strings = _prepare(pathways, level)
-    n = len(strings)
+    n = len(pathways)
     if n < 3:
         return float("nan"), float("nan")
+    strings = list(pathways)
     if n > cap:
         chosen = np.random.default_rng(seed).choice(n, cap, replace=False)
         strings = [strings[i] for i in chosen]
+    strings = _prepare(strings, level)
     k = len(strings)
     matrix = process.cdist(strings, strings, scorer=Levenshtein.distance, dtype=np.int32, workers=-1)
     per_sample = matrix.sum(axis=1) / (k - 1)  # (k,) mean distance of each member to the others

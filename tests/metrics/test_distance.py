@@ -119,6 +119,19 @@ def test_sampling_never_pairs_a_sample_with_itself(seed):
     assert est.value == 1.0 and est.stderr == 0.0
 
 
+def test_sampled_expert_level_equals_sampling_the_fully_respelt_strings(pathway_factory):
+    """Sampled estimates re-spell only the sampled pathways; the result is the same as re-spelling all."""
+    a, b = pathway_factory(60, n_layers=5, seed=14), pathway_factory(45, n_layers=5, seed=15)
+    ea, eb = distance.encode_expert_level(a), distance.encode_expert_level(b)
+    for seed in (0, 1):
+        assert distance.mean_pairwise_distance(a, "expert", max_pairs=300, seed=seed) == \
+            distance.mean_pairwise_distance(ea, "char", max_pairs=300, seed=seed)
+        assert distance.cross_mean_distance(a, b, "expert", max_pairs=300, seed=seed) == \
+            distance.cross_mean_distance(ea, eb, "char", max_pairs=300, seed=seed)
+        assert distance.sample_interval(a, "expert", cap=20, seed=seed) == \
+            distance.sample_interval(ea, "char", cap=20, seed=seed)
+
+
 def test_cross_sampled_estimate_within_three_standard_errors(pathway_factory):
     a, b = pathway_factory(40, seed=12), pathway_factory(30, seed=13)
     exact = distance.cross_mean_distance(a, b)
