@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from grokviz.api import Run
 from grokviz.errors import InputError
-from grokviz.figures import grokking, report, story
+from grokviz.figures import compare, grokking, report, story, style
 from grokviz.store.layout import Store
 
 MAX_PAIRS = 6  # pairs drawn in the report, in the analysis' order
@@ -54,18 +54,50 @@ def story_sections(run: Run) -> list[tuple[str, go.Figure]]:
     return sections
 
 
-def build_report(run: Run) -> str:
-    """The report of one run as an HTML string (plotly.js embedded once; opens offline)."""
-    return report.meeting_report(run.name, report_inputs(run))
+def comparison_sections(runs: list[Run], by: str = "step") -> list[tuple[str, go.Figure]]:
+    """The Compare runs page as report sections: held-out accuracy, the pathway metrics and the
+    onsets of every run overlaid, and the settings that differ."""
+    names, last = [r.name for r in runs], {r.name: (r.steps() or [0])[-1] for r in runs}
+    own = {r.name: r.groups()["group"] for r in runs}
+    accuracy = compare.tagged({r.name: compare.data_groups(r.accuracy("test"), own[r.name]) for r in runs})
+    sections = [("Compare runs: held-out accuracy", compare.overlay(accuracy, "accuracy", "held-out accuracy", names,
+                                                                   last, by, y_range=(0, 1.02)))]
+    for metric in ("distance", "mean_cosine"):
+        rows = compare.tagged({r.name: compare.metric_rows(r.analysis("group_metrics"), metric, own[r.name])
+                               for r in runs}).rename(columns={"value": metric})
+        sections.append((f"Compare runs: {compare.METRIC_NAMES[metric]}",
+                         compare.overlay(rows, metric, compare.METRIC_NAMES[metric], names, last, by)))
+    onsets = compare.tagged({r.name: compare.data_groups(r.verdict_table(), own[r.name]) for r in runs})
+    sections.append(("Compare runs: routing-only and accuracy onsets", compare.onset_figure(onsets, names, last, by)))
+    differing = compare.differing_settings(compare.settings_table({r.name: r.settings_record() for r in runs}))
+    sections.append((f"Compare runs: the {len(differing)} settings that differ", grokking.table_figure(differing)))
+    stamps = " | ".join(r.stamp() for r in runs)
+    return [(heading, style.stamp(fig, stamps)) for heading, fig in sections]
 
 
-def write_report(store_root: str | Path, run_name: str, out: str | Path) -> Path:
-    """Write the report of `run_name` in the store at `store_root` to `out` (.html)."""
+def build_report(run: Run, others: list[Run] | None = None) -> str:
+    """The report of one run as an HTML string (plotly.js embedded once; opens offline); with
+    `others`, the comparison of `run` and them follows."""
+    inputs = report_inputs(run)
+    if others:
+        inputs["compare"] = comparison_sections([run, *others])
+    return report.meeting_report(run.name, inputs)
+
+
+def write_report(store_root: str | Path, run_name: str, out: str | Path, compare_with: tuple[str, ...] = ()) -> Path:
+    """Write the report of `run_name` in the store at `store_root` to `out` (.html), compared with
+    the runs `compare_with` when given."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError("the report is one HTML file: give a name ending in .html", file=str(out))
-    with Run(Store(store_root, create=False), run_name) as run:
-        page = build_report(run)
+    store = Store(store_root, create=False)
+    others = [Run(store, name) for name in dict.fromkeys(compare_with) if name != run_name]
+    try:
+        with Run(store, run_name) as run:
+            page = build_report(run, others)
+    finally:
+        for other in others:
+            other.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -97,6 +97,9 @@ def add_parsers(sub) -> None:
     report.add_argument("--store", default="data")
     report.add_argument("--run", required=True)
     report.add_argument("--out", required=True, help="FILE.html")
+    report.add_argument("--compare", nargs="+", default=(), metavar="RUN",
+                        help="also overlay these runs of the store with --run (accuracy, pathway metrics, onsets, "
+                             "the settings that differ), as the Compare runs page does")
     synthetic = sub.add_parser("synthetic", help="write a synthetic OLMoE-shaped run (scale tests)")
     synthetic.add_argument("--store", default="data")
     synthetic.add_argument("--run", default="synthetic")
@@ -319,8 +322,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from grokviz.report import write_report
 
-    path = write_report(args.store, args.run, args.out)
-    print(f"wrote the report of {args.run!r} to {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline)")
+    path = write_report(args.store, args.run, args.out, tuple(args.compare))
+    compared = f" compared with {', '.join(args.compare)}" if args.compare else ""
+    print(f"wrote the report of {args.run!r}{compared} to {path} ({path.stat().st_size / 1e6:.1f} MB; opens offline)")
     return 0
 
 

@@ -11,6 +11,7 @@ It must never import torch, transformers or umap, never draw a widget and never 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
@@ -24,6 +25,7 @@ from grokviz import report
 from grokviz.api import Run
 from grokviz.dashboard import viewstate
 from grokviz.errors import GrokvizError
+from grokviz.figures import compare
 from grokviz.store import analyses
 from grokviz.store.layout import Store
 
@@ -321,6 +323,15 @@ def report_html(ctx: Ctx) -> str:
         return report.build_report(run)
 
 
+def compare_report_html(ctxs: tuple[Ctx, ...]) -> str:
+    """The meeting report of the first run with the others compared: the same as `grokviz report --compare`."""
+    opened = [_open(*ctx) for ctx in ctxs]
+    with contextlib.ExitStack() as held:
+        for _, lock in sorted(opened, key=lambda pair: id(pair[1])):  # one order everywhere: no deadlock
+            held.enter_context(lock)
+        return report.build_report(opened[0][0], [run for run, _ in opened[1:]])
+
+
 # --- several runs ---------------------------------------------------------------------------------
 def store_runs(root: str) -> list[str]:
     """The runs of the store at `root`, sorted (a directory listing: not cached, so new runs appear)."""
@@ -336,11 +347,7 @@ def contexts(root: str, runs: tuple[str, ...]) -> tuple[Ctx, ...]:
 
 def _tagged(ctxs: tuple[Ctx, ...], frame_of) -> pd.DataFrame:
     """frame_of(ctx) of every run, concatenated with a `run` column first (runs without one skipped)."""
-    frames = [frame.assign(run=ctx.run) for ctx in ctxs if (frame := frame_of(ctx)) is not None and len(frame)]
-    if not frames:
-        return pd.DataFrame(columns=["run"])
-    joined = pd.concat(frames, ignore_index=True)
-    return joined[["run", *[c for c in joined.columns if c != "run"]]]
+    return compare.tagged({ctx.run: frame_of(ctx) for ctx in ctxs})
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -350,11 +357,8 @@ def last_steps(ctxs: tuple[Ctx, ...]) -> dict[str, int]:
 
 
 def _data_groups(ctx: Ctx, frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The rows of the run's own data groups (tasks, domains): runs share these, not their
-    Pretrain@t / Test@q groups or cross-group controls."""
-    if frame is None or frame.empty:
-        return frame
-    return frame[frame["group"].astype(str).isin(set(groups(ctx)["group"].astype(str)))]
+    """The rows of the run's own data groups (tasks, domains)."""
+    return compare.data_groups(frame, groups(ctx)["group"])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -366,10 +370,7 @@ def compare_accuracy(ctxs: tuple[Ctx, ...], split: str = "test") -> pd.DataFrame
 @st.cache_data(show_spinner=False, max_entries=32)
 def compare_metric(ctxs: tuple[Ctx, ...], metric: str) -> pd.DataFrame:
     """run, step, group, value of one `group_metrics` metric in every run, per data group."""
-    def of(ctx: Ctx) -> pd.DataFrame | None:
-        table = _data_groups(ctx, analysis(ctx, "group_metrics"))
-        return None if table is None else table.loc[table["metric"] == metric, ["step", "group", "value"]]
-    return _tagged(ctxs, of)
+    return _tagged(ctxs, lambda ctx: compare.metric_rows(analysis(ctx, "group_metrics"), metric, groups(ctx)["group"]))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -166,3 +166,35 @@ def settings_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                          index=pd.Index(settings, name="setting"))
     table["differs"] = table.nunique(axis=1) > 1 if len(records) else False
     return table
+
+
+def tagged(frames: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Every run's frame with a `run` column first, concatenated (runs without rows left out).
+
+    >>> tagged({"a": pd.DataFrame({"x": [1]}), "b": None}).to_dict("records")
+    [{'run': 'a', 'x': 1}]
+    """
+    parts = [frame.assign(run=run) for run, frame in frames.items() if frame is not None and len(frame)]
+    if not parts:
+        return pd.DataFrame(columns=["run"])
+    joined = pd.concat(parts, ignore_index=True)
+    return joined[["run", *[c for c in joined.columns if c != "run"]]]
+
+
+def data_groups(frame: pd.DataFrame | None, groups) -> pd.DataFrame | None:
+    """The rows of a run's own data groups (tasks, domains): runs share these, not their
+    Pretrain@t / Test@q groups or cross-group controls."""
+    if frame is None or frame.empty:
+        return frame
+    return frame[frame["group"].astype(str).isin(set(map(str, groups)))]
+
+
+def metric_rows(group_metrics: pd.DataFrame | None, metric: str, groups) -> pd.DataFrame | None:
+    """step, group, value of one `group_metrics` metric, data groups only."""
+    table = data_groups(group_metrics, groups)
+    return None if table is None else table.loc[table["metric"] == metric, ["step", "group", "value"]]
+
+
+def differing_settings(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a `settings_table` whose values differ between the runs (without the flag)."""
+    return table[table["differs"]].drop(columns="differs").reset_index(names="setting")

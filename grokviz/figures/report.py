@@ -56,7 +56,7 @@ def _sections(run: str, inputs: dict[str, Any]) -> list[tuple[str, go.Figure]]:
         found.append(("Correlation with accuracy (paper Table 1 beside ours)", grokking.table_figure(table)))
     if _has(inputs, "saturation"):
         found.append(("Router saturation", health.saturation_figure(inputs["saturation"], top_k=1)))
-    return found
+    return found + list(inputs.get("compare") or [])  # several runs side by side, last
 
 
 def _has(inputs: dict[str, Any], name: str) -> bool:
@@ -80,7 +80,8 @@ def meeting_report(run: str, inputs: dict[str, Any]) -> str:
     if summary:
         parts.append(f"<p>{_markdown_bold(summary)}</p>")
     for i, (heading, fig) in enumerate(_sections(run, inputs)):
-        if inputs.get("stamp"):
+        stamped = any(a.name == style.STAMP_NAME for a in fig.layout.annotations)  # e.g. several runs' stamps
+        if inputs.get("stamp") and not stamped:
             style.stamp(fig, inputs["stamp"])
         body = fig.to_html(full_html=False, include_plotlyjs=(i == 0), config=style.export_config(f"{run}-{i}", "svg"))
         parts.append(f"<section><h2>{html.escape(heading)}</h2>{body}</section>")

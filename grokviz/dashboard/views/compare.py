@@ -59,6 +59,9 @@ def main() -> None:
         return frame if group == viewstate.ALL_GROUPS or frame.empty else frame[frame["group"].astype(str) == group]
 
     settings(ctxs)
+    st.download_button("Meeting report of these runs (HTML)", data=lambda: cache.compare_report_html(ctxs),
+                       on_click="ignore", file_name=f"grokviz-compare-{'-'.join(runs)}.html", mime="text/html",
+                       icon=":material/download:", key="compare_report")
     unanalysed = [c for c in ctxs if cache.analysis(c, "group_metrics") is None]
     if unanalysed:
         st.info(f"No analysis yet for {', '.join(c.run for c in unanalysed)}: its pathway metrics, onsets and "
