@@ -47,7 +47,7 @@ def _stack_router_weights(
 
 def _adjacent_cosines(g: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """cos(e_l, e_{l+1}) for a block of samples: (b, L, E) -> (b, L - 1); nan on zero norm."""
-    emb = np.einsum("ble,led->bld", g, weights)  # (b, L, d)
+    emb = np.matmul(g.transpose(1, 0, 2), weights).transpose(1, 0, 2)  # (b, L, d); per-layer BLAS, ~5x einsum
     dots = np.einsum("bld,bld->bl", emb[:, :-1], emb[:, 1:])  # (b, L - 1)
     norms = np.linalg.norm(emb, axis=-1)  # (b, L)
     denom = norms[:, :-1] * norms[:, 1:]  # (b, L - 1)
