@@ -30,7 +30,7 @@ from grokviz.metrics.distance import (
     per_layer_mean_distance,
     sample_interval,
 )
-from grokviz.metrics.pathways import layer_strings, n_kept, pathway_strings
+from grokviz.metrics.pathways import pathway_parts
 
 METRIC_COLUMNS = [names.STEP, names.GROUP, "metric", "value", "stderr", "n_samples", "n_pairs", "low", "high"]
 
@@ -83,17 +83,17 @@ def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list
                   consistency_cosine: str = "averaged",
                   tokens: StepTokens | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Pathway table rows of one checkpoint, and the per-layer strings (n_samples, n_layers)."""
-    strings = pathway_strings(dist, tau=tau, top_k=top_k)
+    strings, layers, kept = pathway_parts(dist, tau=tau, top_k=top_k)
     c_value, mean_cos = consistency_values(dist, router, consistency_weights, consistency_cosine, tau, top_k, tokens)
     if consistency_weights == "token_topk" and tokens is not None:  # no tokens: no value, not a zero embedding
         has = np.bincount(tokens.rows, minlength=len(dist)) > 0
         c_value, mean_cos = np.where(has, c_value, np.nan), np.where(has, mean_cos, np.nan)
     table = pd.DataFrame({
         names.STEP: step, names.SAMPLE_ID: frame[names.SAMPLE_ID].to_numpy(),
-        "pathway": strings, "n_kept": n_kept(dist, tau=tau, top_k=top_k),
+        "pathway": strings, "n_kept": kept,
         "consistency": c_value, "mean_cosine": mean_cos, names.LOSS: frame[names.LOSS].to_numpy(),
     })
-    return table, layer_strings(dist, tau=tau, top_k=top_k)
+    return table, layers
 
 
 def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float, n_samples: int,

@@ -206,6 +206,30 @@ def n_kept(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None) 
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def pathway_parts(
+    dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`pathway_strings`, `layer_strings` and `n_kept` in one pass: each block ranked once.
+
+    >>> strings, layers, kept = pathway_parts(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]]))
+    >>> strings, layers.tolist(), kept.tolist()
+    (['1,2-0,1'], [['1,2', '0,1']], [4])
+    """
+    dist = _check_dist(dist)
+    n_samples, n_layers, n_experts = dist.shape
+    digits = _digit_table(n_experts)
+    layers = np.empty((n_samples, n_layers), dtype=object)
+    kept = np.zeros(n_samples, dtype=np.int64)
+    row = 0
+    for order, counts in _rank_blocks(dist, tau, top_k):
+        b = order.shape[0]
+        rendered = _render(order.reshape(b * n_layers, 1, n_experts), counts.reshape(-1, 1), digits)
+        layers[row : row + b] = np.array(rendered, dtype=object).reshape(b, n_layers)
+        kept[row : row + b] = counts.sum(axis=1)
+        row += b
+    return ["-".join(parts) for parts in layers.tolist()], layers, kept
+
+
 def topk_pathway_strings(expert_ids: np.ndarray) -> list[str]:
     """Pathway strings from given expert ids, kept in the given order (per-token view).
 

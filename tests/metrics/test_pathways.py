@@ -136,3 +136,15 @@ def test_bad_input_raises(dist, kwargs, message):
 )
 def test_any_weights_match_reference(dist, tau):
     assert pathways.pathway_strings(dist, tau=tau) == [slow_pathway(s, tau, None) for s in dist]
+
+
+@pytest.mark.parametrize("rule", [dict(tau=0.7), dict(tau=0.3), dict(tau=None, top_k=2)], ids=["tau0.7", "tau0.3", "top2"])
+def test_one_pass_parts_equal_the_separate_functions(rule):
+    """`pathway_parts` ranks once and equals `pathway_strings`, `layer_strings` and `n_kept`."""
+    rng = np.random.default_rng(5)
+    dist = rng.dirichlet(np.full(12, 0.4), size=(700, 5)).astype(np.float32)  # more than one block
+    dist[3, 2] = 1 / 12  # a tie in one layer
+    strings, layers, kept = pathways.pathway_parts(dist, **rule)
+    assert strings == pathways.pathway_strings(dist, **rule)
+    assert layers.tolist() == pathways.layer_strings(dist, **rule).tolist()
+    assert kept.tolist() == pathways.n_kept(dist, **rule).tolist()
