@@ -212,8 +212,9 @@ REFRESH_SECONDS = 3.0
 
 
 def watch_store(store) -> dict:
-    """Show the build progress of the store's writers and keep the page fresh while any is live:
-    a fragment re-checks the store every few seconds and reruns the page when files landed."""
+    """Show the build progress of the store's writers and keep the page fresh while any is live or
+    the store has no run yet: a fragment re-checks the store every few seconds and reruns the page
+    when files landed."""
     state = activity.activity(store)
     for run, status in state["builds"].items():
         if status.get("stage") == "failed":
@@ -222,7 +223,7 @@ def watch_store(store) -> dict:
         elif not store.runs():
             st.info(activity.progress_line(status) + ". The pages fill in as checkpoints, routing and the analysis "
                     "land.", icon=":material/hourglass_top:")
-    if state["live"]:
+    if state["live"] or not store.runs():  # an empty store waits for its first run (a build, an extraction)
         _refresh(str(store.root), _fingerprint(store))
     return state
 
@@ -241,8 +242,8 @@ def build_banner(state: dict, run: str) -> None:
 def _fingerprint(store) -> str:
     """What the pages show depends on: every run's complete files, analyses and build stage."""
     parts = [cache.context(store, run).token for run in store.runs()]
-    parts += [str((activity.read_status(store, run) or {}).get("stage")) for run in store.runs()]
-    return "|".join(parts)
+    parts += [f"{run}:{status.get('stage')}" for run, status in activity.activity(store)["builds"].items()]
+    return "|".join(parts)  # a build that starts before its run exists changes it too
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
