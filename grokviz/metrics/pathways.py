@@ -174,6 +174,18 @@ def pathway_strings(
     return strings
 
 
+def _layer_blocks(dist: np.ndarray, tau: float | None, top_k: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per block of samples: its layer strings (b, n_layers) object array and kept counts (b, n_layers).
+    `dist` must already have passed `_check_dist`."""
+    n_layers, n_experts = dist.shape[1:]
+    digits = _digit_table(n_experts)
+    for order, counts in _rank_blocks(dist, tau, top_k):
+        b = order.shape[0]
+        # each (sample, layer) rendered as a one-layer pathway
+        rendered = _render(order.reshape(b * n_layers, 1, n_experts), counts.reshape(-1, 1), digits)
+        yield np.array(rendered, dtype=object).reshape(b, n_layers), counts
+
+
 def layer_strings(
     dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None
 ) -> np.ndarray:
@@ -183,17 +195,8 @@ def layer_strings(
     [['1,2', '0,1']]
     """
     dist = _check_dist(dist)
-    n_samples, n_layers, n_experts = dist.shape
-    digits = _digit_table(n_experts)
-    out = np.empty((n_samples, n_layers), dtype=object)
-    row = 0
-    for order, counts in _rank_blocks(dist, tau, top_k):
-        b = order.shape[0]
-        # each (sample, layer) rendered as a one-layer pathway
-        rendered = _render(order.reshape(b * n_layers, 1, n_experts), counts.reshape(-1, 1), digits)
-        out[row : row + b] = np.array(rendered, dtype=object).reshape(b, n_layers)
-        row += b
-    return out
+    blocks = [strings for strings, _ in _layer_blocks(dist, tau, top_k)]
+    return np.concatenate(blocks) if blocks else np.empty((0, dist.shape[1]), dtype=object)
 
 
 def n_kept(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None) -> np.ndarray:
@@ -216,17 +219,11 @@ def pathway_parts(
     (['1,2-0,1'], [['1,2', '0,1']], [4])
     """
     dist = _check_dist(dist)
-    n_samples, n_layers, n_experts = dist.shape
-    digits = _digit_table(n_experts)
-    layers = np.empty((n_samples, n_layers), dtype=object)
-    kept = np.zeros(n_samples, dtype=np.int64)
-    row = 0
-    for order, counts in _rank_blocks(dist, tau, top_k):
-        b = order.shape[0]
-        rendered = _render(order.reshape(b * n_layers, 1, n_experts), counts.reshape(-1, 1), digits)
-        layers[row : row + b] = np.array(rendered, dtype=object).reshape(b, n_layers)
-        kept[row : row + b] = counts.sum(axis=1)
-        row += b
+    blocks = list(_layer_blocks(dist, tau, top_k))
+    if not blocks:
+        return [], np.empty((0, dist.shape[1]), dtype=object), np.zeros(0, dtype=np.int64)
+    layers = np.concatenate([strings for strings, _ in blocks])
+    kept = np.concatenate([counts.sum(axis=1) for _, counts in blocks])
     return ["-".join(parts) for parts in layers.tolist()], layers, kept
 
 
