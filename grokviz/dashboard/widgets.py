@@ -215,16 +215,16 @@ def watch_store(store) -> dict:
     """Show the build progress of the store's writers and keep the page fresh while any is live or
     the store has no run yet: a fragment re-checks the store every few seconds and reruns the page
     when files landed."""
-    state = activity.activity(store)
+    state, runs = activity.activity(store), store.runs()
     for run, status in state["builds"].items():
         if status.get("stage") == "failed":
             st.error(f"The demo build of `{run}` failed: {status.get('error', 'see the terminal')}. Rerun "
                      f"`grokviz app --build-demo` (or `grokviz demo`) to resume it.")
-        elif not store.runs():
+        elif not runs:
             st.info(activity.progress_line(status) + ". The pages fill in as checkpoints, routing and the analysis "
                     "land.", icon=":material/hourglass_top:")
-    if state["live"] or not store.runs():  # an empty store waits for its first run (a build, an extraction)
-        _refresh(str(store.root), _fingerprint(store))
+    if state["live"] or not runs:  # an empty store waits for its first run (a build, an extraction)
+        _refresh(str(store.root), _fingerprint(store, state, runs))
     return state
 
 
@@ -239,10 +239,13 @@ def build_banner(state: dict, run: str) -> None:
                 "this page refreshes itself as they land.", icon=":material/sync:")
 
 
-def _fingerprint(store) -> str:
-    """What the pages show depends on: every run's complete files, analyses and build stage."""
-    parts = [cache.context(store, run).token for run in store.runs()]
-    parts += [f"{run}:{status.get('stage')}" for run, status in activity.activity(store)["builds"].items()]
+def _fingerprint(store, state: dict | None = None, runs: list[str] | None = None) -> str:
+    """What the pages show depends on: every run's complete files, analyses and build stage
+    (`state`, `runs`: the store's activity and runs when the caller has just read them)."""
+    state = activity.activity(store) if state is None else state
+    runs = store.runs() if runs is None else runs
+    parts = [cache.context(store, run).token for run in runs]
+    parts += [f"{run}:{status.get('stage')}" for run, status in state["builds"].items()]
     return "|".join(parts)  # a build that starts before its run exists changes it too
 
 
