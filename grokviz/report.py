@@ -8,6 +8,7 @@ torch. Start at `write_report`.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +92,10 @@ def write_report(store_root: str | Path, run_name: str, out: str | Path, compare
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError("the report is one HTML file: give a name ending in .html", file=str(out))
     store = Store(store_root, create=False)
-    others = [Run(store, name) for name in dict.fromkeys(compare_with) if name != run_name]
-    try:
-        with Run(store, run_name) as run:
-            page = build_report(run, others)
-    finally:
-        for other in others:
-            other.close()
+    with contextlib.ExitStack() as opened:  # every run opened is closed, also when a later one is unknown
+        run = opened.enter_context(Run(store, run_name))
+        others = [opened.enter_context(Run(store, name)) for name in dict.fromkeys(compare_with) if name != run_name]
+        page = build_report(run, others)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
