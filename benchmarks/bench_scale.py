@@ -13,7 +13,7 @@ watched by a small wrapper whose `getrusage(RUSAGE_CHILDREN).ru_maxrss` is that 
    whose members changed and the cross-checkpoint stages are computed.
 
 Stage times and the peak memory after each stage come from the DEBUG lines of the
-`grokviz.analysis.run` logger. The synthetic store has no test items, so the pairing stage
+`grokviz.analysis.stages` logger. The synthetic store has no test items, so the pairing stage
 (sentence embeddings) has nothing to do here. Targets (issue 14, 2 cores): full at N=10,000 at
 most 150 s and 2 GiB, incremental at most 25% of full, full at N=2,500 at most 90 s. Times move
 with the machine and its load: compare the ratios, which are measured in one run.
@@ -56,7 +56,7 @@ print(f"read {rows} (sample, checkpoint) rows")
 ANALYZE = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
-logging.getLogger("grokviz.analysis.run").setLevel(logging.DEBUG)
+logging.getLogger("grokviz.analysis.stages").setLevel(logging.DEBUG)
 from grokviz.cli import main
 sys.exit(main(sys.argv[1:]))
 """

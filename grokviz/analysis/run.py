@@ -7,19 +7,16 @@ new key. Written into a `.partial` folder and renamed, so a killed analyze leave
 Each checkpoint's own part (pathways, group metrics, nulls, its map) is kept in the step cache
 (grokviz/store/stepcache.py), so adding a checkpoint computes that checkpoint's part, the groups
 whose members changed, and the cross-checkpoint stages (t*, t#, pairs, correlations, validity).
-Wall time per stage lands in `AnalyzeReport.stages`, and with the peak memory so far in DEBUG lines of the
-`grokviz.analysis.run` logger (benchmarks/bench_scale.py reads them).
+Wall time per stage (`grokviz.analysis.stages`) lands in `AnalyzeReport.stages`, and with the peak
+memory so far in DEBUG lines of the `grokviz.analysis.stages` logger (benchmarks/bench_scale.py reads them).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
-import logging
 import sys
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -28,6 +25,7 @@ from tqdm.auto import tqdm
 
 from grokviz import names
 from grokviz.analysis import correlate, groups, health_stats, nulls, pathway_stats, projection, validity, walk
+from grokviz.analysis.stages import Stages
 from grokviz.config import AnalyzeConfig, settings_hash, to_jsonable
 from grokviz.config.analyze import ANALYSIS_VERSION
 from grokviz.errors import StoreError
@@ -43,8 +41,6 @@ from grokviz.store.tables import (
     read_token_means,
 )
 
-log = logging.getLogger(__name__)
-
 
 @dataclasses.dataclass
 class AnalyzeReport:
@@ -53,29 +49,6 @@ class AnalyzeReport:
     seconds: float = 0.0
     rows: dict[str, int] = dataclasses.field(default_factory=dict)
     stages: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> wall seconds
-
-
-class Stages(dict):
-    """Wall seconds per named stage, summed over repeats; each timed span is logged at DEBUG."""
-
-    @contextlib.contextmanager
-    def time(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            self[name] = self.get(name, 0.0) + elapsed
-            log.debug("analyze stage %s: %.3f s, peak RSS so far %.0f MiB", name, elapsed, _peak_rss_mib())
-
-
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory so far (NaN where the platform cannot say)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return float("nan")
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force: bool = False) -> AnalyzeReport:
