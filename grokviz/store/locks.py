@@ -125,7 +125,10 @@ def newest_change(path: Path) -> float:
     except OSError:
         return 0.0
     if path.is_dir():
-        for child in path.rglob("*"):
-            with contextlib.suppress(OSError):
-                newest = max(newest, child.stat().st_mtime)
+        try:
+            for child in path.rglob("*"):
+                with contextlib.suppress(OSError):
+                    newest = max(newest, child.stat().st_mtime)
+        except OSError:  # the folder went while we walked it (its writer published or removed it)
+            return newest if path.exists() else 0.0
     return newest
