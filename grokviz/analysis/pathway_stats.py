@@ -25,12 +25,66 @@ from grokviz.metrics.consistency import (
 )
 from grokviz.metrics.distance import (
     DistanceEstimate,
+    Known,
     cross_mean_distance,
     mean_pairwise_distance,
     per_layer_mean_distance,
     sample_interval,
 )
 from grokviz.metrics.pathways import pathway_parts
+
+
+class SampleCodes:
+    """A run's sample ids as integer codes; each group is converted once, not at every checkpoint
+    (the same member arrays come back at each one). Unknown ids get code -1."""
+
+    def __init__(self, ids) -> None:
+        self.index = pd.Index(ids)
+        self._memo: dict[int, tuple[object, np.ndarray]] = {}
+
+    def of(self, members) -> np.ndarray:
+        held = self._memo.get(id(members))
+        if held is None or held[0] is not members:
+            held = (members, self.index.get_indexer(members))
+            self._memo[id(members)] = held
+        return held[1]
+
+
+@dataclasses.dataclass
+class StepKeys:
+    """One checkpoint's pathway table as the group metrics read it: rows found by sample id, each
+    row's member key (seeded hash of the sample id: sampled pairs follow the members,
+    `grokviz.metrics.pair_sample`), the pair caches distances are read through (whole pathways, per
+    layer), and each column converted to NumPy once (not once per group)."""
+
+    table: pd.DataFrame
+    keys: np.ndarray | None = None  # shape: (n_rows,) uint64; None: keys of positions
+    path: Known | None = None
+    layers: Known | None = None
+    codes: SampleCodes | None = None  # the run's sample ids as codes (None: looked up by id)
+
+    def __post_init__(self) -> None:
+        self._columns: dict[str, np.ndarray] = {}
+        ids = self.table[names.SAMPLE_ID]
+        if self.codes is None:
+            self.codes = SampleCodes(ids.to_numpy())
+        found = self.codes.index.get_indexer(ids)
+        self._row_of = np.full(len(self.codes.index) + 1, -1)  # code -> row here; the last slot: unknown ids
+        self._row_of[found[found >= 0]] = np.flatnonzero(found >= 0)
+
+    def rows(self, members) -> np.ndarray:
+        """Rows of the members present at this checkpoint, in the members' order."""
+        rows = self._row_of[self.codes.of(members)]
+        return rows[rows >= 0]
+
+    def take(self, rows: np.ndarray) -> np.ndarray | None:
+        return None if self.keys is None else self.keys[rows]
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._columns:
+            self._columns[name] = self.table[name].to_numpy(dtype=object if name == "pathway" else float)
+        return self._columns[name]
+
 
 METRIC_COLUMNS = [names.STEP, names.GROUP, "metric", "value", "stderr", "n_samples", "n_pairs", "low", "high"]
 
@@ -118,39 +172,45 @@ def _mean_band(values: np.ndarray) -> tuple[float, float]:
 
 def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups: dict[str, np.ndarray],
                   level: str, max_pairs: int | None, seed: int, layer_level: str = "expert",
-                  layer_labels: list[int] | None = None, layer_max_pairs: int | None = None) -> list[dict]:
+                  layer_labels: list[int] | None = None, layer_max_pairs: int | None = None,
+                  found: StepKeys | None = None) -> list[dict]:
     """Every metric of every group at one checkpoint (groups map names to sample ids), with the
     per-layer distances (paper Fig. 5) at their own level, named by decoder-layer index
-    (`distance_layer_<l>`, `layer_labels` l of each MoE layer; default 0..L-1)."""
+    (`distance_layer_<l>`, `layer_labels` l of each MoE layer; default 0..L-1). `found` gives the
+    rows' member keys and pair caches (default: keys of positions, no cache)."""
     labels = layer_labels if layer_labels is not None else list(range(layers.shape[1]))
-    index = pd.Index(pathways[names.SAMPLE_ID])
+    found = found if found is not None else StepKeys(pathways)
     rows = []
     for group, members in groups.items():
-        rows_of = index.get_indexer(members)
-        rows_of = rows_of[rows_of >= 0]
-        part = pathways.iloc[rows_of]
-        strings = part["pathway"].tolist()
+        rows_of = found.rows(members)
+        keys = found.take(rows_of)
+        strings = found.column("pathway")[rows_of]
         n = len(strings)
-        rows.append(_row(step, group, "distance", mean_pairwise_distance(strings, level, max_pairs, seed), n,
-                         sample_interval(strings, level, seed=seed)))
-        for label, estimate in zip(labels, per_layer_mean_distance(layers[rows_of], layer_level, layer_max_pairs, seed)):
+        rows.append(_row(step, group, "distance",
+                         mean_pairwise_distance(strings, level, max_pairs, seed, keys=keys, known=found.path), n,
+                         sample_interval(strings, level, seed=seed, keys=keys, known=found.path)))
+        layer_estimates = per_layer_mean_distance(layers[rows_of], layer_level, layer_max_pairs, seed, keys=keys,
+                                                  known=found.layers)
+        for label, estimate in zip(labels, layer_estimates):
             rows.append(_row(step, group, f"distance_layer_{label}", estimate, n))
         for metric in ("consistency", "mean_cosine", names.LOSS):
-            values = part[metric].to_numpy(dtype=float)
+            values = found.column(metric)[rows_of]
             rows.append(_row(step, group, metric, np.nanmean(values) if np.isfinite(values).any() else np.nan, n,
                              _mean_band(values)))
-        rows.append(_row(step, group, "distinct_pathways", len(set(strings)), n))
+        rows.append(_row(step, group, "distinct_pathways", len(set(strings.tolist())), n))
     return rows
 
 
 def cross_group_metrics(step: int, pathways: pd.DataFrame, domains: dict[str, np.ndarray], level: str,
-                        max_pairs: int | None, seed: int) -> list[dict]:
+                        max_pairs: int | None, seed: int, found: StepKeys | None = None) -> list[dict]:
     """Control: mean distance between memorised samples of two different domains."""
-    by_id = pathways.set_index(names.SAMPLE_ID)["pathway"]
+    found = found if found is not None else StepKeys(pathways)
+    strings_all = found.column("pathway")
     rows = []
     for (a, ids_a), (b, ids_b) in itertools.combinations(sorted(domains.items()), 2):
-        estimate = cross_mean_distance(by_id.reindex(ids_a).dropna().tolist(),
-                                       by_id.reindex(ids_b).dropna().tolist(), level, max_pairs, seed)
+        rows_a, rows_b = found.rows(ids_a), found.rows(ids_b)
+        estimate = cross_mean_distance(strings_all[rows_a], strings_all[rows_b], level, max_pairs, seed,
+                                       keys_a=found.take(rows_a), keys_b=found.take(rows_b), known=found.path)
         rows.append(_row(step, f"{a} x {b}", "cross_distance", estimate, len(ids_a) + len(ids_b)))
     return rows
 

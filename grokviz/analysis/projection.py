@@ -10,12 +10,18 @@ dashboard never projects. `umap` is imported only here, only when a projection i
 first import compiles for ~25 s).
 
 `exact_shortcuts` removes a hot spot of umap-learn 0.5 on this input without changing a single
-output bit (tests/analysis/test_projection.py compares).
+output bit (tests/analysis/test_projection.py compares). `_cache_compiled` turns numba's on-disk
+cache on for the umap-learn and pynndescent functions that lack it: without it every process
+compiles about 190 of them on its first fit (about 12 s on 2 cores, most of what adding one
+checkpoint's map costs); with it only the first process on a machine does. The same machine code
+runs, so the maps are the same bits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import warnings
 from collections.abc import Iterator
 
@@ -46,6 +52,8 @@ def step_map(vectors: np.ndarray, seed: int = 0, init: np.ndarray | None = None)
     jitter = np.random.default_rng(seed).standard_normal(vectors.shape).astype(np.float32)
     import umap
 
+    _cache_compiled()
+
     # umap says once per fit that a fixed random_state means one thread: we want exactly that
     warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
     follow = {} if init is None else {"init": np.asarray(init, dtype=np.float64), "n_epochs": FOLLOW_EPOCHS,
@@ -60,6 +68,37 @@ def step_map(vectors: np.ndarray, seed: int = 0, init: np.ndarray | None = None)
     spread = embedding.std(axis=0)
     scale = np.where(spread > 0, init.std(axis=0) / np.where(spread > 0, spread, 1.0), 1.0)
     return ((embedding - embedding.mean(axis=0)) * scale + init.mean(axis=0)).astype(np.float32)
+
+
+_COMPILED_MODULES = ("umap.umap_", "umap.layouts", "umap.utils", "umap.distances", "umap.spectral", "umap.sparse",
+                     "pynndescent.pynndescent_", "pynndescent.utils", "pynndescent.distances",
+                     "pynndescent.rp_trees", "pynndescent.sparse")
+
+
+@functools.cache
+def _cache_compiled() -> int:
+    """Turn on numba's on-disk cache for the compiled functions of umap-learn and pynndescent that do
+    not use it (once per process); returns how many. A function numba cannot cache (no writable
+    cache folder, say) is simply compiled as before."""
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:
+        return 0
+    enabled = 0
+    for name in _COMPILED_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for function in list(vars(module).values()):
+            if isinstance(function, Dispatcher) and isinstance(function._cache, NullCache):
+                try:
+                    function.enable_caching()
+                    enabled += 1
+                except Exception:  # numba's own reasons not to cache: compiling still works
+                    continue
+    return enabled
 
 
 def map_frame(step: int, sample_ids: np.ndarray, embedding: np.ndarray) -> pd.DataFrame:

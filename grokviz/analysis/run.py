@@ -4,9 +4,11 @@ Streams over checkpoints (one checkpoint's distributions in memory at a time). T
 cached under a key hashing the settings and the input fingerprint: a second call with the
 same settings and data does no work; new checkpoints, new accuracy or other settings make a
 new key. Written into a `.partial` folder and renamed, so a killed analyze leaves nothing.
-Each checkpoint's own part (pathways, group metrics, nulls, its map) is kept in the step cache
-(grokviz/store/stepcache.py), so adding a checkpoint computes that checkpoint's part, the groups
-whose members changed, and the cross-checkpoint stages (t*, t#, pairs, correlations, validity).
+Each checkpoint's own part (pathways, group metrics, nulls, its map, and the distances of every
+sampled pair) is kept in the step cache (grokviz/store/stepcache.py), so adding a checkpoint computes
+that checkpoint's part, the pairs new to the groups whose members changed (sampled pairs follow the
+members: grokviz/metrics/pair_sample.py), and the cross-checkpoint stages (t*, t#, pairs,
+correlations, validity).
 Wall time per stage (`grokviz.analysis.stages`) lands in `AnalyzeReport.stages`, and with the peak
 memory so far in DEBUG lines of the `grokviz.analysis.stages` logger (benchmarks/bench_scale.py reads them).
 """
@@ -25,10 +27,12 @@ from tqdm.auto import tqdm
 
 from grokviz import names
 from grokviz.analysis import correlate, groups, health_stats, nulls, pathway_stats, projection, validity, walk
+from grokviz.analysis.paircache import PairCache
 from grokviz.analysis.stages import Stages
 from grokviz.config import AnalyzeConfig, settings_hash, to_jsonable
 from grokviz.config.analyze import ANALYSIS_VERSION
 from grokviz.errors import StoreError
+from grokviz.metrics.pair_sample import member_keys
 from grokviz.metrics.pairing import pair_groups, similarity_matrix
 from grokviz.store import analyses, appended, embeddings, queries, stepcache
 from grokviz.store.layout import Store
@@ -49,6 +53,7 @@ class AnalyzeReport:
     seconds: float = 0.0
     rows: dict[str, int] = dataclasses.field(default_factory=dict)
     stages: dict[str, float] = dataclasses.field(default_factory=dict)  # stage -> wall seconds
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)  # e.g. pair distances computed / reused
 
 
 def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force: bool = False) -> AnalyzeReport:
@@ -66,7 +71,8 @@ def analyze(config: AnalyzeConfig, store: Store, *, progress: bool = True, force
     with stages.time("write"):
         analyses.write_analysis(store, config.run, key, settings, fingerprint, computed)
     return AnalyzeReport(key, cached=False, seconds=time.perf_counter() - started,
-                         rows={name: len(frame) for name, frame in computed.items()}, stages=dict(stages))
+                         rows={name: len(frame) for name, frame in computed.items()}, stages=dict(stages),
+                         counts=dict(stages.counts))
 
 
 def compute(config: AnalyzeConfig, store: Store, progress: bool,
@@ -147,6 +153,9 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
     by_step = dict(tuple(routes.groupby(names.STEP))) if config.consistency_weights == "token_topk" else {}
     project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
     files = _step_files(store, run)
+    ids = read_samples_table(store, run)[names.SAMPLE_ID].astype(str).to_numpy()
+    codes, keyed = pathway_stats.SampleCodes(ids), walk.MemberKeys()
+    keys_of = member_keys(ids.tolist(), config.seed)  # by code: sampled pairs follow these
     tables, rows, null_rows, health, maps, keep = [], [], [], [], [], set()
     chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
@@ -157,7 +166,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
         tables.append(part.table.drop(columns=[names.LOSS]))
         with stages.time("distances"):
             group_rows, group_nulls = _step_groups(config, store, step, part, metric_groups, draws, route_ids,
-                                                   labels, files[step], keep)
+                                                   labels, files[step], keep, keys_of, (codes, keyed), stages)
         rows += group_rows
         null_rows += group_nulls
         health += [{names.RUN: run, names.STEP: step, names.LAYER: label, "metric": "entropy", "value": float(v)}
@@ -179,42 +188,72 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
 
 def _step_groups(config: AnalyzeConfig, store: Store, step: int, part: walk.StepPart, metric_groups: dict,
                  draws: dict, route_ids: pd.Series | None, labels: list[int], files: list[str],
-                 keep: set) -> tuple[list[dict], list[dict]]:
+                 keep: set, keys_of: np.ndarray, memos: tuple[pathway_stats.SampleCodes, walk.MemberKeys],
+                 stages: Stages) -> tuple[list[dict], list[dict]]:
     """Every group's metrics and nulls at one checkpoint; a group whose members and inputs did not
-    change since the last analysis is taken from the step cache."""
+    change since the last analysis is taken from the step cache, and the distance of a sampled pair
+    computed before from the checkpoint's pair caches."""
     run, seed, level = config.run, config.seed, config.distance
     key = _key(config, "groups", files)
-    cache = walk.GroupCache(_cached_frame(store, run, "groups", step, key))
+    codes, keyed = memos  # per run, not per checkpoint: groups are converted and hashed once
+    cache = walk.GroupCache(_cached_frame(store, run, "groups", step, key), keyed)
+    pairs_key = _key(config, "pairs", files)
+    pair_caches = {kind: PairCache(width, load=lambda k=kind: stepcache.read_cached(store, run, k, step, pairs_key))
+                   for kind, width in (("pairs_path", 1), ("pairs_layers", len(labels)), ("pairs_token", 1))}
+    row_ids = part.table[names.SAMPLE_ID].to_numpy()
+    found = pathway_stats.StepKeys(part.table, _keys_for(keys_of, codes, row_ids, seed),
+                                   pair_caches["pairs_path"], pair_caches["pairs_layers"], codes)
     rows, null_rows = [], []
     for name, ids in metric_groups.items():
         rows += cache.rows(name, ids, lambda n=name, i=ids: pathway_stats.group_metrics(
             step, part.table, part.layers, {n: i}, level, config.max_pairs, seed, config.layer_distance, labels,
-            config.layer_max_pairs))
+            config.layer_max_pairs, found))
     domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
     for (a, ids_a), (b, ids_b) in itertools.combinations(sorted(domains.items()), 2):
-        rows += cache.rows(f"{a} x {b}", [f"a:{i}" for i in ids_a] + [f"b:{i}" for i in ids_b],
+        rows += cache.rows(f"{a} x {b}", (ids_a, ids_b),
                            lambda x={a: ids_a, b: ids_b}: pathway_stats.cross_group_metrics(
-                               step, part.table, x, level, config.max_pairs, seed))
+                               step, part.table, x, level, config.max_pairs, seed, found))
     for name, samples in draws.items():
         for draw, ids in enumerate(samples):
             null_rows += cache.rows(f"random {draw}: {name}", ids, lambda n=name, d=draw, i=ids:
-                                    nulls.random_group_rows(step, part.table, n, d, i, level, seed))
+                                    nulls.random_group_rows(step, part.table, n, d, i, level, seed, found))
     if route_ids is not None:
         inputs: list = []  # token means and router weights, read only when a group is not cached
 
-        def token_rows(name: str, ids) -> list[dict]:
+        def token_rows(name: str, ids: np.ndarray) -> list[dict]:
             if not inputs:
                 inputs.extend([read_token_means(store, run, step, len(labels)), read_router_weights(store, run, step)])
             means, router = inputs
-            return [] if means is None else nulls.token_identity_rows(step, name, ids, route_ids, *means, router,
-                                                                      config.tau, config.top_k, level, seed)
+            return [] if means is None else nulls.token_identity_rows(
+                step, name, ids, route_ids, *means, router, config.tau, config.top_k, level, seed,
+                _keys_for(keys_of, codes, ids, seed), pair_caches["pairs_token"])
 
         for name, ids in metric_groups.items():
-            null_rows += cache.rows(f"token: {name}", ids, lambda n=name, i=ids: token_rows(n, i))
+            chosen = nulls.token_members(name, ids, route_ids, seed=seed, keys=_keys_for(keys_of, codes, ids, seed))
+            null_rows += cache.rows(f"token: {name}", chosen, lambda n=name, i=chosen: token_rows(n, i))
     keep.add(stepcache.entry_path(store, run, "groups", step, key))
     if cache.computed:
         _write_cache(store, run, "groups", step, key, cache.frame(), keep)
+    for kind, pairs in pair_caches.items():
+        stages.count("pairs computed", pairs.computed)
+        stages.count("pairs reused", pairs.found)
+        keep.add(stepcache.entry_path(store, run, kind, step, pairs_key))
+        if pairs.computed > REWRITE_SHARE * (pairs.computed + pairs.found):  # a few new pairs: computed again next time
+            stepcache.write_cached(store, run, kind, step, pairs_key, pairs.to_arrow())
     return rows, null_rows
+
+
+def _keys_for(keys_of: np.ndarray, codes: pathway_stats.SampleCodes, ids, seed: int) -> np.ndarray:
+    """Member keys of `ids` (seeded hashes of the sample ids, `keys_of` by code; computed for an id
+    the run lacks)."""
+    found = codes.of(ids) if isinstance(ids, np.ndarray) else codes.index.get_indexer(ids)
+    keys = keys_of[np.maximum(found, 0)] if len(keys_of) else np.zeros(len(found), dtype=np.uint64)
+    if (found < 0).any():
+        keys[found < 0] = member_keys([str(i) for i in np.asarray(ids)[found < 0]], seed)
+    return keys
+
+
+REWRITE_SHARE = 0.02  # a checkpoint's pair cache is rewritten when more of its pairs than this were new
 
 
 STEP_SETTINGS = {  # what each cached part of a checkpoint depends on, besides its files
@@ -222,6 +261,7 @@ STEP_SETTINGS = {  # what each cached part of a checkpoint depends on, besides i
     "groups": ("tau", "top_k", "consistency_weights", "consistency_cosine", "distance", "layer_distance",
                "max_pairs", "layer_max_pairs", "seed", "nulls"),
     "map": ("tau", "top_k", "seed", "projection_samples", "projection_steps"),
+    "pairs": ("tau", "top_k", "distance", "layer_distance", "seed"),
 }
 
 

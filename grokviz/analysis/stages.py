@@ -1,7 +1,8 @@
 """Wall time and peak memory per stage of `analyze`, for `AnalyzeReport.stages` and the benchmarks.
 
 Each timed span is logged at DEBUG on this module's logger as "analyze stage NAME: T s, peak RSS
-so far N MiB" (benchmarks/bench_scale.py reads these lines).
+so far N MiB", and each tally (pair distances computed or reused) as "analyze count NAME: N"
+(benchmarks/bench_scale.py reads these lines).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class Stages(dict):
     def __init__(self) -> None:
         super().__init__()
         self._nested: list[float] = []  # per open stage: seconds spent in stages inside it
+        self.counts: dict[str, int] = {}  # tallies: what was computed and what was reused
+
+    def count(self, name: str, n: int) -> None:
+        """Add `n` to the tally `name` (logged at DEBUG)."""
+        self.counts[name] = self.counts.get(name, 0) + int(n)
+        log.debug("analyze count %s: %d", name, int(n))
 
     @contextlib.contextmanager
     def time(self, name: str) -> Iterator[None]:

@@ -4,9 +4,12 @@ Owns the two levels of comparison (`Level.CHAR` on the literal string, as the pa
 `Level.EXPERT`, one symbol per expert id with layer boundaries kept), the full distance
 matrix, and group means over all unordered pairs i<j: exact and streamed in tiles
 (memory O(block^2), never n^2), or estimated from uniformly sampled pairs with a standard
-error above a pair budget. All distances come from rapidfuzz's compiled, multi-threaded
-`process.cdist` / `process.cpdist`; identical pathways are compared once and weighted by
-their multiplicity. Start at `mean_pairwise_distance`.
+error above a pair budget. Sampled pairs come from `pair_sample` (uniform, and stable when
+members change: members are known by seeded keys of their ids); a `known` pair cache
+(`grokviz.analysis.paircache`) hands back distances computed before and computes only the rest.
+All distances come from rapidfuzz's compiled, multi-threaded `process.cdist` / `process.cpdist`;
+identical pathways are compared once and weighted by their multiplicity. Start at
+`mean_pairwise_distance`.
 
 This module never builds pathways (see `pathways`) and never selects memorised samples.
 """
@@ -15,15 +18,28 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from grokviz.metrics import pair_sample
+
+KNOWN_EXACT = 20_000  # an exact mean of at most this many pairs goes through a pair cache when given
 _SYMBOL_BASE = 0x100  # expert id e -> chr(0x100 + e): clear of ASCII "-", ",", digits
 _MAX_EXPERT_ID = 0xD800 - _SYMBOL_BASE - 1  # stay below the surrogate code points
+
+
+class Known(Protocol):
+    """Distances of pairs computed before, by the keys of the pair's two members (a pair cache)."""
+
+    def get(self, keys_a: np.ndarray, keys_b: np.ndarray,
+            compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """(m, width) distances of the pairs (keys_a[k], keys_b[k]); `compute(missing)` gets a boolean
+        mask of the pairs it does not hold and returns their (n_missing, width) distances."""
 
 
 class Level(str, enum.Enum):
@@ -53,42 +69,72 @@ def _encode_layer(layer: str) -> str:
     return "".join(chr(_SYMBOL_BASE + i) for i in ids)
 
 
-def encode_expert_level(pathways: Sequence[str]) -> list[str]:
-    """Pathways re-spelt with one symbol per expert id (chr(0x100 + id)), "-" kept.
-
-    Character-level Levenshtein on the result is the expert-level distance.
-
-    >>> encode_expert_level(["3,12-0"]) == [chr(0x103) + chr(0x10C) + "-" + chr(0x100)]
-    True
-    """
-    cache: dict[str, str] = {}
+def _encode_slowly(pathways: Sequence[str]) -> list[str]:
+    """`encode_expert_level` one layer at a time (the reference; it names a bad string)."""
     encoded = []
     for pathway in pathways:
-        layers = []
-        for layer in pathway.split("-"):
-            if layer not in cache:
-                try:
-                    cache[layer] = _encode_layer(layer)
-                except ValueError as err:
-                    raise ValueError(f"not a pathway string: {pathway!r} ({err})") from None
-            layers.append(cache[layer])
-        encoded.append("-".join(layers))
+        try:
+            encoded.append("-".join(_encode_layer(layer) for layer in pathway.split("-")))
+        except ValueError as err:
+            raise ValueError(f"not a pathway string: {pathway!r} ({err})") from None
     return encoded
 
 
-def _prepare(pathways: Sequence[str], level: Level | str, only: np.ndarray | None = None) -> list[str]:
-    """The strings whose character-level distance is the distance at `level`. With `only` (indices),
-    only those are re-spelt (a sampled estimate reads no others; the rest stay as given)."""
-    level = Level(level)
+_DIGITS_MAX = len(str(_MAX_EXPERT_ID))
+
+
+def encode_expert_level(pathways: Sequence[str]) -> list[str]:
+    """Pathways re-spelt with one symbol per expert id (chr(0x100 + id)), "-" kept.
+
+    Character-level Levenshtein on the result is the expert-level distance. Parsed for all strings
+    at once with NumPy (about 40x a per-layer Python loop); anything that is not a pathway string
+    is handed to the per-layer reference, which names it.
+
+    >>> encode_expert_level(["3,12-0"]) == [chr(0x103) + chr(0x10C) + "-" + chr(0x100)]
+    True
+    >>> encode_expert_level(["1--2", "7"]) == [chr(0x101) + "--" + chr(0x102), chr(0x107)]
+    True
+    """
     strings = [str(p) for p in pathways]
-    if level is not Level.EXPERT:
-        return strings
-    if only is None:
-        return encode_expert_level(strings)
-    needed = np.unique(only).tolist()
-    for k, encoded in zip(needed, encode_expert_level([strings[k] for k in needed])):
-        strings[k] = encoded
-    return strings
+    if not strings:
+        return []
+    try:
+        raw = np.frombuffer(";".join(strings).encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return _encode_slowly(strings)
+    digit = (raw >= ord("0")) & (raw <= ord("9"))
+    comma, dash, cut = raw == ord(","), raw == ord("-"), raw == ord(";")
+    before = np.concatenate([[False], digit[:-1]])
+    after = np.concatenate([digit[1:], [False]])
+    if not (digit | comma | dash | cut).all() or not (before & after)[comma].all() or cut.sum() != len(strings) - 1:
+        return _encode_slowly(strings)
+    starts = digit & ~before  # (n_chars,) first digit of each id
+    first, last = np.flatnonzero(starts), np.flatnonzero(digit & ~after)  # (n_ids,) each
+    lengths = last - first + 1
+    if lengths.max(initial=0) > _DIGITS_MAX:
+        return _encode_slowly(strings)
+    ids = np.zeros(len(first), dtype=np.int64)
+    for k in range(int(lengths.max(initial=0))):  # one pass per digit position (2 for 64 experts)
+        more = lengths > k
+        ids[more] = ids[more] * 10 + (raw[first[more] + k] - ord("0"))
+    if ids.max(initial=0) > _MAX_EXPERT_ID:
+        return _encode_slowly(strings)
+    kept = starts | dash | cut
+    codes = raw[kept].astype("<u4")
+    codes[starts[kept]] = _SYMBOL_BASE + ids
+    return codes.tobytes().decode("utf-32-le").split(";")
+
+
+def _prepare(pathways: Sequence[str], level: Level | str) -> list[str]:
+    """The strings whose character-level distance is the distance at `level`."""
+    strings = [str(p) for p in pathways]
+    return encode_expert_level(strings) if Level(level) is Level.EXPERT else strings
+
+
+def _take(strings: Sequence[str], level: Level | str, positions: np.ndarray) -> list[str]:
+    """strings[p] for p in `positions`, spelt for `level` (only those are re-spelt)."""
+    picked = [str(strings[k]) for k in positions.tolist()]
+    return encode_expert_level(picked) if Level(level) is Level.EXPERT else picked
 
 
 def pairwise_distances(
@@ -147,15 +193,43 @@ def _exact_cross(a: list[str], b: list[str], block: int, workers: int) -> Distan
     return DistanceEstimate(total / n_pairs, 0.0, n_pairs, True)
 
 
-def _sampled(a: list[str], b: list[str], i: np.ndarray, j: np.ndarray, workers: int) -> DistanceEstimate:
-    """Mean and standard error of the distances of the sampled pairs (a[i], b[j])."""
-    dist = process.cpdist(
-        [a[k] for k in i.tolist()], [b[k] for k in j.tolist()],
-        scorer=Levenshtein.distance, dtype=np.int64, workers=workers,
-    )  # (m,)
+def _estimate(dist: np.ndarray, n_pairs: int) -> DistanceEstimate:
+    """Mean and standard error of distances of m pairs drawn without replacement from n_pairs."""
     m = len(dist)
-    stderr = float(np.std(dist, ddof=1) / np.sqrt(m)) if m > 1 else float("nan")
+    if m < 2:
+        return DistanceEstimate(float(np.mean(dist)) if m else float("nan"), float("nan"), m, False)
+    correction = max(0.0, 1.0 - m / n_pairs) if n_pairs else 0.0  # finite population
+    stderr = float(np.std(dist, ddof=1) / np.sqrt(m) * np.sqrt(correction))
     return DistanceEstimate(float(np.mean(dist)), stderr, m, False)
+
+
+def _keys(keys: np.ndarray | None, n: int, seed: int) -> np.ndarray:
+    """The members' keys: given (seeded hashes of sample ids), else seeded keys of their positions."""
+    if keys is None:
+        return pair_sample.position_keys(n, seed)
+    keys = np.asarray(keys, dtype=np.uint64)
+    if len(keys) != n:
+        raise ValueError(f"keys must give one key per pathway ({n}), got {len(keys)}")
+    return keys
+
+
+def pair_distances(a: Sequence[str], b: Sequence[str], i: np.ndarray, j: np.ndarray, level: Level | str,
+                   keys_a: np.ndarray, keys_b: np.ndarray, known: Known | None = None,
+                   workers: int = -1) -> np.ndarray:
+    """(m,) distances of the pairs (a[i], b[j]) at `level`; through `known` when given.
+
+    >>> keys = np.array([1, 2], dtype=np.uint64)
+    >>> pair_distances(["1,2-3", "10,2-3"], ["1,2-3", "10,2-3"], np.array([0]), np.array([1]), "expert", keys, keys).tolist()
+    [1]
+    """
+
+    def compute(missing: np.ndarray) -> np.ndarray:
+        return process.cpdist(_take(a, level, i[missing]), _take(b, level, j[missing]),
+                              scorer=Levenshtein.distance, dtype=np.int64, workers=workers)[:, None]
+
+    if known is None:
+        return compute(np.ones(len(i), dtype=bool))[:, 0]
+    return known.get(keys_a[i], keys_b[j], compute)[:, 0]
 
 
 def _check_budget(max_pairs: int | None, block: int) -> None:
@@ -173,14 +247,17 @@ def mean_pairwise_distance(
     seed: int = 0,
     block: int = 2048,
     workers: int = -1,
+    keys: np.ndarray | None = None,
+    known: Known | None = None,
 ) -> DistanceEstimate:
     """Mean distance over all unordered pairs i<j of `pathways` (a group value).
 
     Exact when n(n-1)/2 <= `max_pairs` (or `max_pairs` is None): streamed over tiles of
-    `block` x `block` distinct pathways, stderr 0. Otherwise `max_pairs` pairs are drawn uniformly, with
-    replacement, from the unordered pairs i<j (seeded by `seed`); value is their mean
-    distance and stderr their standard deviation / sqrt(max_pairs). Fewer than two
-    pathways give value nan and n_pairs 0.
+    `block` x `block` distinct pathways, stderr 0. Otherwise `max_pairs` distinct pairs are drawn
+    uniformly from the unordered pairs i<j by `pair_sample.within_pairs` on the members' `keys`
+    (default: keys of their positions, seeded by `seed`); value is their mean distance and stderr
+    their standard deviation / sqrt(max_pairs), with the finite-population correction. `known`
+    supplies distances of pairs computed before. Fewer than two pathways give value nan and n_pairs 0.
 
     >>> mean_pairwise_distance(["1,2-3", "1,2-4", "10,2-3"])
     DistanceEstimate(value=1.3333333333333333, stderr=0.0, n_pairs=3, exact=True)
@@ -191,15 +268,17 @@ def mean_pairwise_distance(
     n = len(pathways)
     if n < 2:
         return DistanceEstimate(float("nan"), float("nan"), 0, True)
-    if max_pairs is None or n * (n - 1) // 2 <= max_pairs:
-        return _exact_within(_prepare(pathways, level), block, workers)
-    rng = np.random.default_rng(seed)
-    # An ordered pair (i, j != i) drawn uniformly is an unordered pair drawn uniformly.
-    i = rng.integers(0, n, size=max_pairs)  # (m,)
-    j = rng.integers(0, n - 1, size=max_pairs)  # (m,)
-    j = j + (j >= i)
-    strings = _prepare(pathways, level, only=np.concatenate([i, j]))
-    return _sampled(strings, strings, i, j, workers)
+    n_pairs = n * (n - 1) // 2
+    if max_pairs is None or n_pairs <= max_pairs:
+        if known is None or n_pairs > KNOWN_EXACT:
+            return _exact_within(_prepare(pathways, level), block, workers)
+        keys = _keys(keys, n, seed)  # every pair, through the cache (the same mean: exact integers)
+        i, j = pair_sample.within_pairs(keys, n_pairs)
+        total = int(pair_distances(pathways, pathways, i, j, level, keys, keys, known, workers).sum())
+        return DistanceEstimate(total / n_pairs, 0.0, n_pairs, True)
+    keys = _keys(keys, n, seed)
+    i, j = pair_sample.within_pairs(keys, max_pairs)
+    return _estimate(pair_distances(pathways, pathways, i, j, level, keys, keys, known, workers), n * (n - 1) // 2)
 
 
 def cross_mean_distance(
@@ -210,10 +289,14 @@ def cross_mean_distance(
     seed: int = 0,
     block: int = 2048,
     workers: int = -1,
+    keys_a: np.ndarray | None = None,
+    keys_b: np.ndarray | None = None,
+    known: Known | None = None,
 ) -> DistanceEstimate:
     """Mean distance over all pairs of `a` x `b` (the cross-group control of METHOD 3).
 
-    Same budget rule as `mean_pairwise_distance`, with pairs drawn uniformly from a x b.
+    Same budget rule as `mean_pairwise_distance`, with pairs drawn uniformly from a x b
+    (`pair_sample.cross_pairs`; default keys: positions, seeded by `seed` and `seed + 1`).
 
     >>> cross_mean_distance(["1,2-3"], ["1,2-4", "10,2-3"])
     DistanceEstimate(value=1.0, stderr=0.0, n_pairs=2, exact=True)
@@ -223,10 +306,9 @@ def cross_mean_distance(
         return DistanceEstimate(float("nan"), float("nan"), 0, True)
     if max_pairs is None or len(a) * len(b) <= max_pairs:
         return _exact_cross(_prepare(a, level), _prepare(b, level), block, workers)
-    rng = np.random.default_rng(seed)
-    i = rng.integers(0, len(a), size=max_pairs)  # (m,)
-    j = rng.integers(0, len(b), size=max_pairs)  # (m,)
-    return _sampled(_prepare(a, level, only=i), _prepare(b, level, only=j), i, j, workers)
+    keys_a, keys_b = _keys(keys_a, len(a), seed), _keys(keys_b, len(b), seed + 1)
+    i, j = pair_sample.cross_pairs(keys_a, keys_b, max_pairs)
+    return _estimate(pair_distances(a, b, i, j, level, keys_a, keys_b, known, workers), len(a) * len(b))
 
 
 def per_layer_mean_distance(
@@ -236,11 +318,13 @@ def per_layer_mean_distance(
     seed: int = 0,
     block: int = 2048,
     workers: int = -1,
+    keys: np.ndarray | None = None,
+    known: Known | None = None,
 ) -> list[DistanceEstimate]:
     """`mean_pairwise_distance` on each layer's strings alone: one estimate per layer.
 
     `layer_strings` has shape (n_samples, n_layers), as `pathways.layer_strings` returns.
-    Every layer uses the same `seed`, hence the same sampled pairs.
+    Every layer reads the same sampled pairs; `known` (if given) holds rows of n_layers distances.
 
     >>> strings = np.array([["1,2", "3"], ["1,2", "4"], ["10,2", "3"]], dtype=object)
     >>> [e.value for e in per_layer_mean_distance(strings)]
@@ -249,19 +333,43 @@ def per_layer_mean_distance(
     table = np.asarray(layer_strings, dtype=object)
     if table.ndim != 2:
         raise ValueError(f"layer_strings must have shape (n_samples, n_layers), got {table.shape}")
-    return [
-        mean_pairwise_distance(list(table[:, layer]), level, max_pairs, seed, block, workers)
-        for layer in range(table.shape[1])
-    ]
+    _check_budget(max_pairs, block)
+    n, n_layers = table.shape
+    n_pairs = n * (n - 1) // 2
+    exact = max_pairs is None or n_pairs <= max_pairs
+    if n < 2 or (exact and (known is None or n_pairs > KNOWN_EXACT)):
+        return [mean_pairwise_distance(list(table[:, layer]), level, max_pairs, seed, block, workers)
+                for layer in range(n_layers)]
+    keys = _keys(keys, n, seed)
+    i, j = pair_sample.within_pairs(keys, n_pairs if exact else max_pairs)
+
+    def compute(missing: np.ndarray) -> np.ndarray:
+        rows, inverse = np.unique(np.concatenate([i[missing], j[missing]]), return_inverse=True)
+        spelt = np.array(_take(table[rows].ravel(), level, np.arange(len(rows) * n_layers)),
+                         dtype=object).reshape(len(rows), n_layers)  # every needed string spelt at once
+        left, right = np.split(inverse, 2)
+        out = np.empty((len(left), n_layers), dtype=np.int64)
+        for layer in range(n_layers):
+            out[:, layer] = process.cpdist(spelt[left, layer].tolist(), spelt[right, layer].tolist(),
+                                           scorer=Levenshtein.distance, dtype=np.int64, workers=workers)
+        return out
+
+    values = compute(np.ones(len(i), dtype=bool)) if known is None else known.get(keys[i], keys[j], compute)
+    if exact:
+        return [DistanceEstimate(int(values[:, layer].sum()) / n_pairs, 0.0, n_pairs, True) for layer in range(n_layers)]
+    return [_estimate(values[:, layer], n_pairs) for layer in range(n_layers)]
 
 
 def sample_interval(pathways: Sequence[str], level: Level | str = Level.CHAR, cap: int = 100, seed: int = 0,
-                    z: float = 1.96) -> tuple[float, float]:
+                    z: float = 1.96, keys: np.ndarray | None = None,
+                    known: Known | None = None) -> tuple[float, float]:
     """A 95% interval of the group's mean pairwise distance over its *samples* (a metric curve's
     band, METHOD 11.2). The mean distance is a U-statistic whose variance is about 4 var(d_i) / n,
     d_i being sample i's mean distance to the others (Hoeffding); var(d_i) is estimated on at most
-    `cap` members drawn with `seed` (slightly wide: each d_i is itself a mean of cap - 1 distances)
-    and n is the whole group's size. Centred on the subsample's mean; (nan, nan) with fewer than 3.
+    `cap` members (`pair_sample.bottom` of their `keys`, default keys of positions seeded by `seed`;
+    slightly wide: each d_i is itself a mean of cap - 1 distances) and n is the whole group's size.
+    Centred on the subsample's mean; (nan, nan) with fewer than 3. `known` as for
+    `mean_pairwise_distance` (the same pairs of the same strings).
 
     >>> low, high = sample_interval(["1-2", "1-3", "4-2", "1-2", "5-5"])
     >>> bool(low < mean_pairwise_distance(["1-2", "1-3", "4-2", "1-2", "5-5"]).value < high)
@@ -270,14 +378,14 @@ def sample_interval(pathways: Sequence[str], level: Level | str = Level.CHAR, ca
     n = len(pathways)
     if n < 3:
         return float("nan"), float("nan")
-    strings = list(pathways)
-    if n > cap:
-        chosen = np.random.default_rng(seed).choice(n, cap, replace=False)
-        strings = [strings[i] for i in chosen]
-    strings = _prepare(strings, level)
-    k = len(strings)
-    matrix = process.cdist(strings, strings, scorer=Levenshtein.distance, dtype=np.int32, workers=-1)
-    per_sample = matrix.sum(axis=1) / (k - 1)  # (k,) mean distance of each member to the others
+    keys = _keys(keys, n, seed)
+    chosen = pair_sample.bottom(keys, cap) if n > cap else np.arange(n)
+    k = len(chosen)
+    first, second = np.triu_indices(k, k=1)
+    i, j = chosen[first], chosen[second]
+    dist = pair_distances(pathways, pathways, i, j, level, keys, keys, known).astype(np.float64)
+    totals = np.bincount(first, weights=dist, minlength=k) + np.bincount(second, weights=dist, minlength=k)
+    per_sample = totals / (k - 1)  # (k,) mean distance of each member to the others
     centre = float(per_sample.mean())
     half = z * 2.0 * float(per_sample.std(ddof=1)) / np.sqrt(n)
     return centre - half, centre + half

@@ -183,3 +183,18 @@ def test_distance_is_symmetric_and_zero_on_identical(a, b, level):
 def test_triangle_inequality(a, b, c, level):
     d = distance.pairwise_distances([a, b, c], level=level)
     assert d[0, 2] <= d[0, 1] + d[1, 2]
+
+
+_layer = st.lists(st.integers(0, 2000), max_size=4).map(lambda ids: ",".join(map(str, ids)))
+
+
+@given(st.lists(st.lists(_layer, min_size=1, max_size=5).map("-".join), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_vectorised_expert_spelling_equals_the_per_layer_reference(pathways):
+    assert distance.encode_expert_level(pathways) == distance._encode_slowly(pathways)
+
+
+@pytest.mark.parametrize("bad", ["1,x", "1,,2", ",1", "1,", "99999999", "1;2", "é"])
+def test_vectorised_expert_spelling_names_a_bad_string(bad):
+    with pytest.raises(ValueError, match="not a pathway string"):
+        distance.encode_expert_level(["1,2-3", bad])
