@@ -36,20 +36,20 @@ class StepPart:
     entropy: np.ndarray  # shape: (n_layers,)  mean routing entropy over samples
 
     def to_arrow(self) -> pa.Table:
-        """As one table: the columns, `layer_<i>` strings, and the entropy in the schema metadata."""
-        frame = self.table[PART_COLUMNS].copy()
-        for i in range(self.layers.shape[1]):
-            frame[f"layer_{i}"] = self.layers[:, i].astype(str)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        return table.replace_schema_metadata({b"entropy": self.entropy.astype(np.float64).tobytes()})
+        """As one table: the columns, and the entropy in the schema metadata (the per-layer strings are
+        the pathway's own parts, split again on reading: storing them would double the file)."""
+        table = pa.Table.from_pandas(self.table[PART_COLUMNS], preserve_index=False)
+        return table.replace_schema_metadata({b"entropy": self.entropy.astype(np.float64).tobytes(),
+                                              b"layers": str(self.layers.shape[1]).encode()})
 
     @staticmethod
     def from_arrow(table: pa.Table, step: int) -> StepPart:
         frame = table.to_pandas()
-        layer_columns = sorted((c for c in frame if c.startswith("layer_")), key=lambda c: int(c[6:]))
         entropy = np.frombuffer(table.schema.metadata[b"entropy"], dtype=np.float64)
+        n_layers = int(table.schema.metadata[b"layers"])
         part = frame[PART_COLUMNS].assign(**{names.STEP: step})
-        return StepPart(part, frame[layer_columns].to_numpy(dtype=object), entropy)
+        layers = np.array([p.split("-") for p in frame["pathway"].tolist()], dtype=object).reshape(-1, n_layers)
+        return StepPart(part, layers, entropy)
 
 
 def sample_part(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray], tau: float | None,
