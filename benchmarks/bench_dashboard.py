@@ -6,7 +6,9 @@ store's own Parquet shards, then renders each page twice: the first render (cold
 a cached rerun. The issue's bar: under 3 s per page at this scale once cached. Then the Compare
 runs page on four smaller synthetic runs (8 layers x 16 experts, 600 samples, 10 checkpoints each,
 analysed without maps and with 100 bootstrap resamples; about a minute to build), first render and
-cached rerun. Run: `python benchmarks/bench_dashboard.py [--keep DIR] [--no-compare]`.
+cached rerun. Run: `python benchmarks/bench_dashboard.py [--keep DIR] [--no-compare]`; with `--keep DIR`
+on a store that exists (the 40,000-sample one `bench_scale.py --keep DIR` leaves), that store is
+rendered as it is.
 """
 
 from __future__ import annotations
@@ -145,9 +147,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp) / "data"
         start = time.perf_counter()
-        if not (root / "store.json").exists():
+        if (root / "store.json").exists():
+            print(f"using the store at {root} as it is (e.g. the one `bench_scale.py --keep` leaves)")
+        else:
             build_store(root)
-        print(f"store ready in {time.perf_counter() - start:.1f} s: {N} samples x {STEPS} checkpoints x {L} x {E}")
+            print(f"store built in {time.perf_counter() - start:.1f} s: {N} samples x {STEPS} checkpoints x {L} x {E}")
         slowest = 0.0
         for label, (first, cached) in render_all(root).items():
             slowest = max(slowest, cached)

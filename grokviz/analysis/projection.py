@@ -29,15 +29,12 @@ import numpy as np
 import pandas as pd
 
 from grokviz import names
-from grokviz.metrics.pathways import ranked_experts
+from grokviz.metrics.pathways import kept_mask
 
 
 def pathway_vectors(dist: np.ndarray, tau: float | None, top_k: int | None) -> np.ndarray:
     """Multi-hot kept-expert vectors, (n_samples, n_layers * n_experts) float32."""
-    order, counts = ranked_experts(dist, tau=tau, top_k=top_k)  # (n, L, E), (n, L)
-    rank_of = np.argsort(order, axis=-1)  # rank of each expert id, shape (n, L, E)
-    kept = rank_of < counts[..., None]
-    return kept.reshape(len(dist), -1).astype(np.float32)
+    return kept_mask(dist, tau=tau, top_k=top_k).reshape(len(dist), -1).astype(np.float32)
 
 
 FOLLOW_EPOCHS = 60  # epochs of a map started from the previous checkpoint's

@@ -149,6 +149,10 @@ class Run:
         """One table of the export contract (`grokviz.names.EXPORT_COLUMNS`), sorted."""
         return self.tables.table(name)
 
+    def has_analysis(self, name: str) -> bool:
+        """Whether the latest analysis has this table (without reading it)."""
+        return analyses.analysis_file(self.store, self.name, name) is not None
+
     def analysis(self, name: str) -> pd.DataFrame | None:
         """One table of the latest analysis, or None when the run has none yet."""
         if analyses.analysis_file(self.store, self.name, name) is None:
@@ -301,19 +305,29 @@ class Run:
         """Sankey links of per-sample flows: argmax expert (tau None) or tau-kept experts, weighted."""
         index, dist = self.distributions(step)
         layers = layers or self._all_layers()
+        rows = None if ids is None else index.reindex(list(ids)).dropna().astype(int).to_numpy()
+        if tau is None:  # argmax: count expert pairs, no one-hot weights
+            choice = self._memo(("argmax", step), lambda: dist.argmax(axis=2))
+            return sankey.choice_links(choice if rows is None else choice[rows], dist.shape[2], layers)
         if ids is not None:
-            rows = index.reindex(list(ids)).dropna().astype(int).to_numpy()
             if len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
                 return sankey.sample_links(frames.flow_weights(dist[rows], tau), layers)
-        weights = self._memo(("weights", step, tau), lambda: frames.flow_weights(dist, tau).astype(np.float32))
+        weights = self._memo(("weights", step, tau), lambda: frames.flow_weights(dist, tau))
         return sankey.sample_links(weights if ids is None else weights[rows], layers)
+
+    def _stored_pathways(self, where: tuple[str, object], columns: list[str]) -> pd.DataFrame | None:
+        """The analysis' pathway rows of one sample or one checkpoint, read with Arrow's filter (a
+        sample's history is a few rows of hundreds of thousands); None without an analysis."""
+        if not self.has_analysis("pathways"):
+            return None
+        rows = analyses.read_analysis(self.store, self.name, "pathways", columns=columns, where=where)
+        return rows if not rows.empty else None
 
     def pathways_at(self, step: int) -> pd.DataFrame:
         """sample_id, group, pathway at a step: the analysis table, else computed here (tau 0.7)."""
-        stored = self.analysis("pathways")
-        if stored is not None and not stored.empty:
-            return stored.loc[stored[names.STEP] == step, [names.SAMPLE_ID, names.GROUP, "pathway"]].reset_index(
-                drop=True)
+        stored = self._stored_pathways((names.STEP, int(step)), [names.SAMPLE_ID, names.GROUP, "pathway"])
+        if stored is not None:
+            return stored.reset_index(drop=True)
         index, dist = self.distributions(step)
         frame = pd.DataFrame({names.SAMPLE_ID: index.index,
                               "pathway": pathway_metrics.pathway_strings(dist, tau=DEFAULT_TAU)})
@@ -356,9 +370,9 @@ class Run:
 
     def sample_pathways(self, sample_id: str) -> pd.DataFrame:
         """step, pathway of one sample at every checkpoint (stored, else computed with tau 0.7)."""
-        stored = self.analysis("pathways")
-        if stored is not None and not stored.empty:
-            own = stored.loc[stored[names.SAMPLE_ID] == sample_id, [names.STEP, "pathway"]]
+        if self.has_analysis("pathways"):
+            own = analyses.read_analysis(self.store, self.name, "pathways", columns=[names.STEP, "pathway"],
+                                         where=(names.SAMPLE_ID, sample_id))
             return own.sort_values(names.STEP, ignore_index=True)
         return frames.pathways_from_routing(queries.sample_routing(self.tables, sample_id), DEFAULT_TAU)
 

@@ -147,6 +147,12 @@ def known(ctx: Ctx, runs: tuple[str, ...]) -> viewstate.Known:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def has_analysis(ctx: Ctx, name: str) -> bool:
+    """Whether the latest analysis has this table (a file check: the table is not read)."""
+    return _call(ctx, "has_analysis", name)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def analysis(ctx: Ctx, name: str) -> pd.DataFrame | None:
     """One analysis table of the latest analysis, or None when there is none."""
     return _call(ctx, "analysis", name)

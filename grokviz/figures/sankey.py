@@ -39,13 +39,34 @@ def sample_links(weights: np.ndarray, layers: tuple[int, int] | None = None) -> 
     >>> sample_links(w).to_dict("list")
     {'layer': [0, 0], 'source': [1, 1], 'target': [0, 2], 'value': [1.0, 1.0]}
     """
-    weights = np.asarray(weights, dtype=np.float64)  # (n, L, E)
+    weights = np.asarray(weights)  # (n, L, E); each layer is summed in float64, one at a time
     n_layers = weights.shape[1]
     lo, hi = layers if layers is not None else (0, n_layers - 1)
     frames = []
     for layer in range(max(lo, 0), min(hi, n_layers - 1)):
-        flow = weights[:, layer, :].T @ weights[:, layer + 1, :]  # (E, E): source x target
+        flow = weights[:, layer, :].astype(np.float64).T @ weights[:, layer + 1, :].astype(np.float64)  # (E, E)
         src, dst = np.nonzero(flow > 1e-12)
+        frames.append(pd.DataFrame({"layer": layer, "source": src, "target": dst, "value": flow[src, dst]}))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in LINK_COLUMNS})
+    return pd.concat(frames, ignore_index=True).astype({"layer": "int64", "source": "int64", "target": "int64"})
+
+
+def choice_links(choice: np.ndarray, n_experts: int, layers: tuple[int, int] | None = None) -> pd.DataFrame:
+    """`sample_links` of one-hot weights, from each sample's one expert per layer (n_samples, n_layers):
+    counts of (a at layer l, b at l + 1), without building the one-hot array.
+
+    >>> choice_links(np.array([[1, 0], [1, 2]]), 3).to_dict("list")
+    {'layer': [0, 0], 'source': [1, 1], 'target': [0, 2], 'value': [1.0, 1.0]}
+    """
+    choice = np.asarray(choice, dtype=np.int64)  # (n, L)
+    n_layers = choice.shape[1]
+    lo, hi = layers if layers is not None else (0, n_layers - 1)
+    frames = []
+    for layer in range(max(lo, 0), min(hi, n_layers - 1)):
+        flow = np.bincount(choice[:, layer] * n_experts + choice[:, layer + 1],
+                           minlength=n_experts * n_experts).reshape(n_experts, n_experts).astype(np.float64)
+        src, dst = np.nonzero(flow > 0)
         frames.append(pd.DataFrame({"layer": layer, "source": src, "target": dst, "value": flow[src, dst]}))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in LINK_COLUMNS})
@@ -176,8 +197,8 @@ def _prepare(links: pd.DataFrame, n_experts: int, layers: tuple[int, int] | None
 
 
 def _figure(nodes: pd.DataFrame, link: dict, unit: str, title: str | None, height: int, dropped: float) -> go.Figure:
-    sankey = go.Sankey(
-        arrangement="fixed",
+    sankey = dict(  # a dict, not go.Sankey: the figure then validates its thousands of link colours once, not twice
+        type="sankey", arrangement="fixed",
         node=dict(label=nodes["label"].tolist(), color=nodes["color"].tolist(), x=nodes["x"].to_numpy(),
                   y=nodes["y"].to_numpy(), pad=2, thickness=14, line=dict(width=0.5, color="#444"),
                   hovertemplate=f"%{{label}}<br>%{{value:.3g}} {unit}<extra></extra>"),

@@ -61,13 +61,11 @@ def _sort_descending(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.take_along_axis(block, order, axis=-1)
 
 
-def _rank_blocks(
+def _ranked_blocks(
     dist: np.ndarray, tau: float | None, top_k: int | None, block: int = _BLOCK
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per block of samples: ranked expert ids (b, L, E) and kept counts (b, L).
-
-    `dist` must already have passed `_check_dist`.
-    """
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per block of samples: ranked expert ids (b, L, E), kept counts (b, L) and the weights in rank
+    order (b, L, E), in the dtype they were ranked in. `dist` must already have passed `_check_dist`."""
     n_samples, n_layers, n_experts = dist.shape
     _check_rule(tau, top_k, n_experts)
     for start in range(0, n_samples, block):
@@ -77,7 +75,45 @@ def _rank_blocks(
         else:
             cumulative = np.cumsum(weights, axis=-1, dtype=np.float64)  # (b, L, E)
             counts = np.minimum((cumulative <= tau).sum(axis=-1) + 1, n_experts)  # (b, L)
+        yield order, counts, weights
+
+
+def _rank_blocks(
+    dist: np.ndarray, tau: float | None, top_k: int | None, block: int = _BLOCK
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per block of samples: ranked expert ids (b, L, E) and kept counts (b, L).
+
+    `dist` must already have passed `_check_dist`.
+    """
+    for order, counts, _ in _ranked_blocks(dist, tau, top_k, block):
         yield order, counts
+
+
+def kept_mask(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None) -> np.ndarray:
+    """Which experts each sample's layer keeps, in expert-id order: (n_samples, n_layers, n_experts) bool.
+
+    The same rule as `ranked_experts` (rank below the kept count), without inverting the ranking:
+    an expert is kept when it outranks the last kept one or is it, i.e. its weight is larger, or
+    equal with an id no larger (ties go to the lower id).
+
+    >>> kept_mask(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]])).tolist()
+    [[[False, True, True], [True, True, False]]]
+    """
+    dist = _check_dist(dist)
+    n_samples, n_layers, n_experts = dist.shape
+    out = np.empty(dist.shape, dtype=bool)
+    ids = np.arange(n_experts)
+    start = 0
+    for order, counts, weights in _ranked_blocks(dist, tau, top_k):
+        b = len(order)
+        block = dist[start : start + b]
+        ranked_as = np.add(block, np.float32(0), dtype=np.float32) if weights.dtype == np.float32 else block
+        last = (counts - 1)[..., None]  # (b, L, 1)
+        cut_weight = np.take_along_axis(weights, last, axis=-1)
+        cut_id = np.take_along_axis(order, last, axis=-1)
+        out[start : start + b] = (ranked_as > cut_weight) | ((ranked_as == cut_weight) & (ids <= cut_id))
+        start += b
+    return out
 
 
 def ranked_experts(

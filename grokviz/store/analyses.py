@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -29,7 +30,7 @@ from grokviz.config import settings_hash
 from grokviz.errors import StoreError
 from grokviz.store import locks
 from grokviz.store.appended import table_files
-from grokviz.store.layout import Store, atomic_write_json, atomic_write_table, read_json, read_parquet
+from grokviz.store.layout import Store, atomic_write_json, atomic_write_table, read_json, read_parquet, unreadable
 
 KEY = re.compile(r"[0-9a-f]{16}")  # an analysis key (settings_hash): never a path
 
@@ -119,9 +120,27 @@ def analysis_file(store: Store, run: str, name: str, key: str | None = None) -> 
     return path if path.exists() else None
 
 
-def read_analysis(store: Store, run: str, name: str, key: str | None = None) -> pd.DataFrame:
-    """One analysis table as a frame; an error says how to produce it when it is missing."""
+def read_analysis(store: Store, run: str, name: str, key: str | None = None, columns: list[str] | None = None,
+                  where: tuple[str, object] | None = None) -> pd.DataFrame:
+    """One analysis table as a frame (only `columns`; with `where` (column, value), only the rows
+    holding that value, selected by DuckDB as it reads); an error says how to produce it when it is
+    missing."""
     path = analysis_file(store, run, name, key)
     if path is None:
         raise StoreError(f"run {run!r} has no {name!r} table yet; run `grokviz analyze --run {run}`")
-    return read_parquet(path).to_pandas()
+    if where is None:
+        return read_parquet(path, columns).to_pandas()
+    # DuckDB reads the other columns only where the row matches: one sample of 440,000 pathway rows
+    # in 0.1 s, where Arrow's filter decodes every pathway first (1.6 s). Fixed statements only.
+    column, value = where
+    if column not in (names.SAMPLE_ID, names.STEP):
+        raise ValueError(f"rows are selected by {names.SAMPLE_ID} or {names.STEP}, not {column!r}")
+    try:
+        with duckdb.connect() as con:
+            if column == names.SAMPLE_ID:
+                rows = con.execute("SELECT * FROM read_parquet(?) WHERE sample_id = ?", [str(path), value]).df()
+            else:
+                rows = con.execute("SELECT * FROM read_parquet(?) WHERE step = ?", [str(path), value]).df()
+    except duckdb.Error as err:
+        raise unreadable(path, err) from None
+    return rows[columns] if columns else rows

@@ -90,3 +90,13 @@ def test_weakest_links_hidden_with_a_note():
     fig = sankey.pathway_sankey(links, 8, (0, 1), max_links=10)
     assert len(fig.data[0].link.value) == 10
     assert fig.layout.annotations[0].text.startswith("weakest links hidden")
+
+
+def test_choice_links_are_the_one_hot_sample_links():
+    rng = np.random.default_rng(3)
+    dist = rng.dirichlet(np.ones(6), size=(200, 4))  # (n, L, E)
+    one_hot = np.zeros_like(dist)
+    np.put_along_axis(one_hot, dist.argmax(axis=2)[..., None], 1.0, axis=2)
+    for layers in (None, (1, 3)):
+        pd.testing.assert_frame_equal(sankey.choice_links(dist.argmax(axis=2), 6, layers),
+                                      sankey.sample_links(one_hot, layers))

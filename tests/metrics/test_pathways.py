@@ -148,3 +148,13 @@ def test_one_pass_parts_equal_the_separate_functions(rule):
     assert strings == pathways.pathway_strings(dist, **rule)
     assert layers.tolist() == pathways.layer_strings(dist, **rule).tolist()
     assert kept.tolist() == pathways.n_kept(dist, **rule).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16], ids=["f32", "f64", "f16"])
+@pytest.mark.parametrize("rule", [{"tau": 0.7}, {"tau": 0.0}, {"tau": 1.0}, {"tau": None, "top_k": 3}],
+                         ids=["tau0.7", "tau0", "tau1", "top3"])
+def test_kept_mask_is_rank_below_the_kept_count(dist_factory, dtype, rule):
+    dist = dist_factory(300, 4, 9, seed=5, dtype=dtype, ties=True)
+    order, counts = pathways.ranked_experts(dist, **rule)
+    rank = np.argsort(order, axis=-1)  # rank of each expert id
+    assert (pathways.kept_mask(dist, **rule) == (rank < counts[..., None])).all()

@@ -42,7 +42,7 @@ def history_section(ctx, sample: str, steps: list[int]) -> None:
         widgets.show(inspector.pathway_history(cache.sample_pathways(ctx, sample),
                                                title=f"{ctx.run}: {sample}: pathway per checkpoint (changes highlighted)"),
                      f"{ctx.run}-{sample}-pathways", key="pathway_history")
-        if cache.analysis(ctx, "pathways") is None:
+        if not cache.has_analysis(ctx, "pathways"):
             st.caption("Pathways computed here from the stored routing with tau = 0.7 (the run has no analysis yet).")
 
 
