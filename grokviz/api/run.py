@@ -155,9 +155,7 @@ class Run:
 
     def analysis(self, name: str) -> pd.DataFrame | None:
         """One table of the latest analysis, or None when the run has none yet."""
-        if analyses.analysis_file(self.store, self.name, name) is None:
-            return None
-        return analyses.read_analysis(self.store, self.name, name)
+        return analyses.read_analysis(self.store, self.name, name) if self.has_analysis(name) else None
 
     def figure(self, kind: str, **options: Any) -> go.Figure:
         """A dashboard figure by name (`Run.figure_kinds` lists them), e.g. `figure("sankey", step=300)`,
@@ -309,25 +307,16 @@ class Run:
         if tau is None:  # argmax: count expert pairs, no one-hot weights
             choice = self._memo(("argmax", step), lambda: dist.argmax(axis=2))
             return sankey.choice_links(choice if rows is None else choice[rows], dist.shape[2], layers)
-        if ids is not None:
-            if len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
-                return sankey.sample_links(frames.flow_weights(dist[rows], tau), layers)
+        if rows is not None and len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
+            return sankey.sample_links(frames.flow_weights(dist[rows], tau), layers)
         weights = self._memo(("weights", step, tau), lambda: frames.flow_weights(dist, tau))
         return sankey.sample_links(weights if ids is None else weights[rows], layers)
 
-    def _stored_pathways(self, where: tuple[str, object], columns: list[str]) -> pd.DataFrame | None:
-        """The analysis' pathway rows of one sample or one checkpoint, read with Arrow's filter (a
-        sample's history is a few rows of hundreds of thousands); None without an analysis."""
-        if not self.has_analysis("pathways"):
-            return None
-        rows = analyses.read_analysis(self.store, self.name, "pathways", columns=columns, where=where)
-        return rows if not rows.empty else None
-
     def pathways_at(self, step: int) -> pd.DataFrame:
         """sample_id, group, pathway at a step: the analysis table, else computed here (tau 0.7)."""
-        stored = self._stored_pathways((names.STEP, int(step)), [names.SAMPLE_ID, names.GROUP, "pathway"])
-        if stored is not None:
-            return stored.reset_index(drop=True)
+        if self.has_analysis("pathways"):  # DuckDB reads only this checkpoint's rows
+            return analyses.read_analysis(self.store, self.name, "pathways", columns=[
+                names.SAMPLE_ID, names.GROUP, "pathway"], where=(names.STEP, int(step))).reset_index(drop=True)
         index, dist = self.distributions(step)
         frame = pd.DataFrame({names.SAMPLE_ID: index.index,
                               "pathway": pathway_metrics.pathway_strings(dist, tau=DEFAULT_TAU)})
@@ -400,7 +389,7 @@ class Run:
         return frames.color_points(points, color_by, extra)
 
     # --- helpers -------------------------------------------------------------------------------
-    def _all_layers(self) -> tuple[int, int]:
+    def _all_layers(self) -> tuple[int, int]:  # MoE layer ordinals, first and last
         return 0, max(int(self.model().get("n_layers", 1)) - 1, 0)
 
     def _memo(self, key: tuple, compute, size: int = 4):
