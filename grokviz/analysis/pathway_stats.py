@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,20 +36,30 @@ from grokviz.metrics.distance import (
 from grokviz.metrics.pathways import pathway_parts
 
 
+class ByIdentity:
+    """`compute(members)` once per member array: the same arrays come back at every checkpoint of an
+    analysis, so what is derived from a group's members (codes, a hash) is derived once. Each array
+    is held, so its id cannot be reused by another."""
+
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        self.compute = compute
+        self._memo: dict[int, tuple[object, Any]] = {}
+
+    def __call__(self, members) -> Any:
+        held = self._memo.get(id(members))
+        if held is None or held[0] is not members:
+            held = (members, self.compute(members))
+            self._memo[id(members)] = held
+        return held[1]
+
+
 class SampleCodes:
-    """A run's sample ids as integer codes; each group is converted once, not at every checkpoint
-    (the same member arrays come back at each one). Unknown ids get code -1."""
+    """A run's sample ids as integer codes (`of(members)`, converted once per member array); unknown
+    ids get code -1."""
 
     def __init__(self, ids) -> None:
         self.index = pd.Index(ids)
-        self._memo: dict[int, tuple[object, np.ndarray]] = {}
-
-    def of(self, members) -> np.ndarray:
-        held = self._memo.get(id(members))
-        if held is None or held[0] is not members:
-            held = (members, self.index.get_indexer(members))
-            self._memo[id(members)] = held
-        return held[1]
+        self.of = ByIdentity(self.index.get_indexer)
 
 
 @dataclasses.dataclass

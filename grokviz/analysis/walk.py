@@ -73,21 +73,17 @@ def members_key(ids) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
-class MemberKeys:
-    """`members_key` of each group, computed once per member array (the same arrays come back at
-    every checkpoint; hashing 10,000 sorted ids costs milliseconds each time)."""
+class MemberKeys(pathway_stats.ByIdentity):
+    """`members_key` of each group, computed once per member array (hashing 10,000 sorted ids costs
+    milliseconds each time)."""
 
     def __init__(self) -> None:
-        self._memo: dict[int, tuple[object, str]] = {}
+        super().__init__(members_key)
 
     def __call__(self, members) -> str:
         if isinstance(members, tuple):  # built afresh at each checkpoint: its parts are the same arrays
             return "+".join(self(part) for part in members)
-        held = self._memo.get(id(members))
-        if held is None or held[0] is not members:
-            held = (members, members_key(members))
-            self._memo[id(members)] = held
-        return held[1]
+        return super().__call__(members)
 
 
 class GroupCache:
