@@ -31,8 +31,9 @@ CAP = 500  # members per group in the token-identity null
 
 
 def random_draws(domains: dict[str, np.ndarray], pool: np.ndarray, draws: int = DRAWS,
-                 seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """domain -> `draws` seeded samples of its size from `pool` (empty with fewer than 2 domains).
+                 seed: int = 0, keys: np.ndarray | None = None) -> dict[str, list[np.ndarray]]:
+    """domain -> `draws` seeded samples of its size from `pool` (empty with fewer than 2 domains);
+    `keys`, aligned with `pool`, are its ids' seeded hashes (`pair_sample.member_keys`) when known.
 
     >>> out = random_draws({"a": np.array(["1", "2"]), "b": np.array(["3"])}, np.array(["1", "2", "3"]), 2)
     >>> [len(d) for d in out["a"]], [len(d) for d in out["b"]]
@@ -41,7 +42,7 @@ def random_draws(domains: dict[str, np.ndarray], pool: np.ndarray, draws: int = 
     if len(domains) < 2:
         return {}
     pool = np.asarray(pool)
-    keys = pair_sample.member_keys(pool.tolist(), seed)
+    keys = pair_sample.member_keys(pool.tolist(), seed) if keys is None else keys
     return {name: [np.sort(pool[pair_sample.bottom(pair_sample.salted(keys, f"{name}:{draw}"), len(ids))])
                    for draw in range(draws)]
             for name, ids in sorted(domains.items())}

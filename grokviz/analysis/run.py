@@ -101,7 +101,7 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool,
         generalized = groups.generalization(run, accuracy, steps, config.include_last)
         acc_series = groups.accuracy_series(run, accuracy, generalized)
     metric_groups = groups.metric_groups(memorized)
-    walk = _walk_steps(config, store, steps, metric_groups, memorized, routes, progress, stages)
+    walk = _walk_steps(config, store, steps, metric_groups, memorized, samples, routes, progress, stages)
     pathways = walk["pathways"].merge(samples[[names.SAMPLE_ID, names.GROUP]], on=names.SAMPLE_ID)
     pathways.insert(0, names.RUN, run)
     metrics = walk["metrics"]
@@ -150,21 +150,23 @@ def _targets(metrics: pd.DataFrame, acc: pd.DataFrame, pairs: pd.DataFrame) -> d
 
 
 def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_groups: dict,
-                memorized: pd.DataFrame, routes: pd.DataFrame, progress: bool, stages: Stages) -> dict:
+                memorized: pd.DataFrame, samples: pd.DataFrame, routes: pd.DataFrame, progress: bool,
+                stages: Stages) -> dict:
     """One pass over checkpoints: pathways, group metrics, null baselines, entropy and maps, each
     checkpoint's part taken from the step cache when its files and the settings are unchanged."""
     run = config.run
     labels = layer_labels(store, run)
+    ids = samples[names.SAMPLE_ID].astype(str).to_numpy()
+    codes, keyed = pathway_stats.SampleCodes(ids), walk.MemberKeys()
+    keys_of = member_keys(ids.tolist(), config.seed)  # by code: sampled pairs follow these
     domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
     pool = memorized.loc[memorized["memorized"], names.SAMPLE_ID].to_numpy(dtype=str)
-    draws = nulls.random_draws(domains, pool, seed=config.seed) if config.nulls else {}
+    draws = (nulls.random_draws(domains, pool, seed=config.seed, keys=_keys_for(keys_of, codes, pool, config.seed))
+             if config.nulls else {})
     route_ids = read_route_ids(store, run) if config.nulls else None
     by_step = dict(tuple(routes.groupby(names.STEP))) if config.consistency_weights == "token_topk" else {}
     project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
     files = _step_files(store, run)
-    ids = read_samples_table(store, run)[names.SAMPLE_ID].astype(str).to_numpy()
-    codes, keyed = pathway_stats.SampleCodes(ids), walk.MemberKeys()
-    keys_of = member_keys(ids.tolist(), config.seed)  # by code: sampled pairs follow these
     tables, rows, null_rows, health, maps, keep = [], [], [], [], [], set()
     chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
