@@ -40,16 +40,8 @@ def sample_links(weights: np.ndarray, layers: tuple[int, int] | None = None) -> 
     {'layer': [0, 0], 'source': [1, 1], 'target': [0, 2], 'value': [1.0, 1.0]}
     """
     weights = np.asarray(weights)  # (n, L, E); each layer is summed in float64, one at a time
-    n_layers = weights.shape[1]
-    lo, hi = layers if layers is not None else (0, n_layers - 1)
-    frames = []
-    for layer in range(max(lo, 0), min(hi, n_layers - 1)):
-        flow = weights[:, layer, :].astype(np.float64).T @ weights[:, layer + 1, :].astype(np.float64)  # (E, E)
-        src, dst = np.nonzero(flow > 1e-12)
-        frames.append(pd.DataFrame({"layer": layer, "source": src, "target": dst, "value": flow[src, dst]}))
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in LINK_COLUMNS})
-    return pd.concat(frames, ignore_index=True).astype({"layer": "int64", "source": "int64", "target": "int64"})
+    return _link_table(weights.shape[1], layers, lambda layer: weights[:, layer, :].astype(np.float64).T
+                       @ weights[:, layer + 1, :].astype(np.float64))  # (E, E): source x target
 
 
 def choice_links(choice: np.ndarray, n_experts: int, layers: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -60,13 +52,19 @@ def choice_links(choice: np.ndarray, n_experts: int, layers: tuple[int, int] | N
     {'layer': [0, 0], 'source': [1, 1], 'target': [0, 2], 'value': [1.0, 1.0]}
     """
     choice = np.asarray(choice, dtype=np.int64)  # (n, L)
-    n_layers = choice.shape[1]
+    return _link_table(choice.shape[1], layers, lambda layer: np.bincount(
+        choice[:, layer] * n_experts + choice[:, layer + 1], minlength=n_experts * n_experts
+    ).reshape(n_experts, n_experts).astype(np.float64))
+
+
+def _link_table(n_layers: int, layers: tuple[int, int] | None, flow_at) -> pd.DataFrame:
+    """The non-zero links of each layer pair in `layers`, from `flow_at(l)`: the (E, E) flow from
+    layer l to l + 1."""
     lo, hi = layers if layers is not None else (0, n_layers - 1)
     frames = []
     for layer in range(max(lo, 0), min(hi, n_layers - 1)):
-        flow = np.bincount(choice[:, layer] * n_experts + choice[:, layer + 1],
-                           minlength=n_experts * n_experts).reshape(n_experts, n_experts).astype(np.float64)
-        src, dst = np.nonzero(flow > 0)
+        flow = flow_at(layer)
+        src, dst = np.nonzero(flow > 1e-12)
         frames.append(pd.DataFrame({"layer": layer, "source": src, "target": dst, "value": flow[src, dst]}))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in LINK_COLUMNS})
