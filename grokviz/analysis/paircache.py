@@ -71,11 +71,6 @@ class PairCache:
             self.computed += int(missing.sum())
         return out
 
-    @property
-    def changed(self) -> bool:
-        """Whether anything was computed since loading (else the stored table is still right)."""
-        return bool(self.new)
-
     def to_arrow(self) -> pa.Table:
         """The pairs read or computed since loading (each once): what the next analysis needs."""
         self._ensure()

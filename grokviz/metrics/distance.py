@@ -278,7 +278,7 @@ def mean_pairwise_distance(
         return DistanceEstimate(total / n_pairs, 0.0, n_pairs, True)
     keys = _keys(keys, n, seed)
     i, j = pair_sample.within_pairs(keys, max_pairs)
-    return _estimate(pair_distances(pathways, pathways, i, j, level, keys, keys, known, workers), n * (n - 1) // 2)
+    return _estimate(pair_distances(pathways, pathways, i, j, level, keys, keys, known, workers), n_pairs)
 
 
 def cross_mean_distance(
