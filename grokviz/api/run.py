@@ -12,7 +12,6 @@ one to see what was written since. Not thread-safe: one call at a time per `Run`
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -22,15 +21,16 @@ import plotly.graph_objects as go
 from grokviz import names
 from grokviz.analysis.validity import verdict, verdict_table
 from grokviz.api.figures import KINDS, figure
+from grokviz.api.flows import Flows
 from grokviz.api.story import story_frames
 from grokviz.config import AnalyzeConfig, RouteSpan
 from grokviz.config.base import readable, to_jsonable
-from grokviz.figures import frames, sankey, style
+from grokviz.figures import frames, style
 from grokviz.figures import highways as highway_frames
 from grokviz.metrics import pathways as pathway_metrics
 from grokviz.store import analyses, integrity, queries
 from grokviz.store.layout import Store
-from grokviz.store.tables import Tables, read_samples_table, read_step
+from grokviz.store.tables import Tables, read_samples_table
 
 DEFAULT_TAU = 0.7  # METHOD 2, for pathways computed here when the run has no analysis yet
 
@@ -44,7 +44,7 @@ class Run:
         store.run_info(name)  # a clear error when the run does not exist
         self.store, self.name = store, name
         self.tables = Tables(store, name)
-        self._steps: OrderedDict[tuple, Any] = OrderedDict()  # a few per-checkpoint arrays, newest last
+        self._flows = Flows(store, name)  # a few checkpoints' distributions, for per-sample flows
 
     def close(self) -> None:
         self.tables.close()
@@ -292,25 +292,12 @@ class Run:
 
     def distributions(self, step: int) -> tuple[pd.Series, np.ndarray]:
         """sample_id -> row, and the token-averaged router distributions (n, L, E) at a step."""
-        def read() -> tuple[pd.Series, np.ndarray]:
-            frame, dist = read_step(self.store, self.name, step)
-            return pd.Series(np.arange(len(frame)), index=frame[names.SAMPLE_ID]), dist
-
-        return self._memo(("dist", step), read)
+        return self._flows.distributions(step)
 
     def sample_links(self, step: int, ids: tuple[str, ...] | None = None, tau: float | None = None,
                      layers: tuple[int, int] | None = None) -> pd.DataFrame:
         """Sankey links of per-sample flows: argmax expert (tau None) or tau-kept experts, weighted."""
-        index, dist = self.distributions(step)
-        layers = layers or self._all_layers()
-        rows = None if ids is None else index.reindex(list(ids)).dropna().astype(int).to_numpy()
-        if tau is None:  # argmax: count expert pairs, no one-hot weights
-            choice = self._memo(("argmax", step), lambda: dist.argmax(axis=2))
-            return sankey.choice_links(choice if rows is None else choice[rows], dist.shape[2], layers)
-        if rows is not None and len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
-            return sankey.sample_links(frames.flow_weights(dist[rows], tau), layers)
-        weights = self._memo(("weights", step, tau), lambda: frames.flow_weights(dist, tau))
-        return sankey.sample_links(weights if ids is None else weights[rows], layers)
+        return self._flows.sample_links(step, ids, tau, layers or self._all_layers())
 
     def pathways_at(self, step: int) -> pd.DataFrame:
         """sample_id, group, pathway at a step: the analysis table, else computed here (tau 0.7)."""
@@ -391,13 +378,3 @@ class Run:
     # --- helpers -------------------------------------------------------------------------------
     def _all_layers(self) -> tuple[int, int]:  # MoE layer ordinals, first and last
         return 0, max(int(self.model().get("n_layers", 1)) - 1, 0)
-
-    def _memo(self, key: tuple, compute, size: int = 4):
-        """A small per-run memo of per-checkpoint arrays (the newest `size` kept)."""
-        if key in self._steps:
-            self._steps.move_to_end(key)
-            return self._steps[key]
-        value = self._steps[key] = compute()
-        while len(self._steps) > size:
-            self._steps.popitem(last=False)
-        return value
