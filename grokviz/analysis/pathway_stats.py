@@ -147,9 +147,9 @@ def consistency_values(dist: np.ndarray, router: list[np.ndarray], weights: str,
 def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray],
                   tau: float | None, top_k: int | None, consistency_weights: str = "full",
                   consistency_cosine: str = "averaged",
-                  tokens: StepTokens | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Pathway table rows of one checkpoint, and the per-layer strings (n_samples, n_layers)."""
-    strings, layers, kept = pathway_parts(dist, tau=tau, top_k=top_k)
+                  tokens: StepTokens | None = None) -> pd.DataFrame:
+    """Pathway table rows of one checkpoint."""
+    strings, _, kept = pathway_parts(dist, tau=tau, top_k=top_k)
     c_value, mean_cos = consistency_values(dist, router, consistency_weights, consistency_cosine, tau, top_k, tokens)
     if consistency_weights == "token_topk" and tokens is not None:  # no tokens: no value, not a zero embedding
         has = np.bincount(tokens.rows, minlength=len(dist)) > 0
@@ -159,7 +159,7 @@ def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list
         "pathway": strings, "n_kept": kept,
         "consistency": c_value, "mean_cosine": mean_cos, names.LOSS: frame[names.LOSS].to_numpy(),
     })
-    return table, layers
+    return table
 
 
 def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float, n_samples: int,
@@ -182,7 +182,7 @@ def _mean_band(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean() - half), float(values.mean() + half)
 
 
-def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups: dict[str, np.ndarray],
+def group_metrics(step: int, pathways: pd.DataFrame, n_layers: int, groups: dict[str, np.ndarray],
                   level: str, max_pairs: int | None, seed: int, layer_level: str = "expert",
                   layer_labels: list[int] | None = None, layer_max_pairs: int | None = None,
                   found: StepKeys | None = None) -> list[dict]:
@@ -190,7 +190,7 @@ def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups:
     per-layer distances (paper Fig. 5) at their own level, named by decoder-layer index
     (`distance_layer_<l>`, `layer_labels` l of each MoE layer; default 0..L-1). `found` gives the
     rows' member keys and pair caches (default: keys of positions, no cache)."""
-    labels = layer_labels if layer_labels is not None else list(range(layers.shape[1]))
+    labels = layer_labels if layer_labels is not None else list(range(n_layers))
     found = found if found is not None else StepKeys(pathways)
     rows = []
     for group, members in groups.items():
@@ -201,8 +201,8 @@ def group_metrics(step: int, pathways: pd.DataFrame, layers: np.ndarray, groups:
         rows.append(_row(step, group, "distance",
                          mean_pairwise_distance(strings, level, max_pairs, seed, keys=keys, known=found.path), n,
                          sample_interval(strings, level, seed=seed, keys=keys, known=found.path)))
-        layer_estimates = per_layer_mean_distance(layers[rows_of], layer_level, layer_max_pairs, seed, keys=keys,
-                                                  known=found.layers)
+        layer_estimates = per_layer_mean_distance(strings, layer_level, layer_max_pairs, seed, keys=keys,
+                                                  known=found.layers, n_layers=n_layers)  # split where computed
         for label, estimate in zip(labels, layer_estimates):
             rows.append(_row(step, group, f"distance_layer_{label}", estimate, n))
         for metric in ("consistency", "mean_cosine", names.LOSS):

@@ -118,8 +118,9 @@ def pick(values: list, count: int) -> list:
 def exact_shortcuts() -> Iterator[None]:
     """While fitting, swap a umap-learn 0.5 internal for an equivalent that computes the same bits:
     all-pairs distances of small data (< 4,096 points): umap hands its numba `euclidean` to
-       sklearn, which calls it once per pair from Python; umap's own parallel loop calls the same
-       function (same float64 values, cast to the input's float dtype as sklearn does).
+       sklearn, which calls it once per pair from Python; `umap_kernels.euclidean_pairs` loops over
+       the same function in numba, cached on disk (same float64 values, cast to the input's float
+       dtype as sklearn does).
     Left alone (the originals run) for any other umap version or input.
     """
     import umap
@@ -128,7 +129,9 @@ def exact_shortcuts() -> Iterator[None]:
     if not umap.__version__.startswith("0.5."):
         yield
         return
-    from umap.distances import named_distances, parallel_special_metric
+    from umap.distances import named_distances
+
+    from grokviz.analysis.umap_kernels import euclidean_pairs
 
     pairwise = core.pairwise_distances
     euclidean = named_distances["euclidean"]
@@ -136,7 +139,7 @@ def exact_shortcuts() -> Iterator[None]:
     def fast_pairwise(X, Y=None, metric="euclidean", **kwds):
         if metric is euclidean and Y is None and not kwds and isinstance(X, np.ndarray) \
                 and X.dtype in (np.float32, np.float64):
-            return parallel_special_metric(X, metric=euclidean).astype(X.dtype)
+            return euclidean_pairs(X).astype(X.dtype)
         return pairwise(X, Y, metric=metric, **kwds)
 
     core.pairwise_distances = fast_pairwise

@@ -217,7 +217,7 @@ def _step_groups(config: AnalyzeConfig, store: Store, step: int, part: walk.Step
     rows, null_rows = [], []
     for name, ids in metric_groups.items():
         rows += cache.rows(name, ids, lambda n=name, i=ids: pathway_stats.group_metrics(
-            step, part.table, part.layers, {n: i}, level, config.max_pairs, seed, config.layer_distance, labels,
+            step, part.table, part.n_layers, {n: i}, level, config.max_pairs, seed, config.layer_distance, labels,
             config.layer_max_pairs, found))
     domains = {g: ids for g, ids in metric_groups.items() if "/" not in g}
     for (a, ids_a), (b, ids_b) in itertools.combinations(sorted(domains.items()), 2):

@@ -1,7 +1,7 @@
 """One checkpoint of the analysis in parts a cache can keep: per-sample results and group results.
 
 `sample_part` is what a checkpoint alone decides: every sample's pathway, kept experts,
-consistency, mean layer cosine and loss, its per-layer strings, and the routing entropy. It depends
+consistency, mean layer cosine and loss, and the routing entropy. It depends
 on the checkpoint's files and the pathway settings only, so `grokviz.analysis.run` caches it per
 checkpoint. Group results (distances, bands, nulls) depend on which samples a group holds, which
 changes when checkpoints are added (t* is measured against the last one); `GroupCache` keys each
@@ -32,31 +32,28 @@ class StepPart:
     """Per-sample results of one checkpoint."""
 
     table: pd.DataFrame  # PART_COLUMNS (+ step), one row per sample in file order
-    layers: np.ndarray  # shape: (n_samples, n_layers)  per-layer strings, dtype object
+    n_layers: int  # layers of each pathway: its per-layer strings are the pathway split on "-"
     entropy: np.ndarray  # shape: (n_layers,)  mean routing entropy over samples
 
     def to_arrow(self) -> pa.Table:
-        """As one table: the columns, and the entropy in the schema metadata (the per-layer strings are
-        the pathway's own parts, split again on reading: storing them would double the file)."""
+        """As one table: the columns, and the entropy in the schema metadata."""
         table = pa.Table.from_pandas(self.table[PART_COLUMNS], preserve_index=False)
         return table.replace_schema_metadata({b"entropy": self.entropy.astype(np.float64).tobytes(),
-                                              b"layers": str(self.layers.shape[1]).encode()})
+                                              b"layers": str(self.n_layers).encode()})
 
     @staticmethod
     def from_arrow(table: pa.Table, step: int) -> StepPart:
         frame = table.to_pandas()
         entropy = np.frombuffer(table.schema.metadata[b"entropy"], dtype=np.float64)
-        n_layers = int(table.schema.metadata[b"layers"])
         part = frame[PART_COLUMNS].assign(**{names.STEP: step})
-        layers = np.array([p.split("-") for p in frame["pathway"].tolist()], dtype=object).reshape(-1, n_layers)
-        return StepPart(part, layers, entropy)
+        return StepPart(part, int(table.schema.metadata[b"layers"]), entropy)
 
 
 def sample_part(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray], tau: float | None,
                 top_k: int | None, weights: str, cosine: str, tokens: pathway_stats.StepTokens | None) -> StepPart:
     """Pathways, consistency and entropy of every sample of one checkpoint."""
-    table, layers = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens)
-    return StepPart(table, layers, routing_entropy(dist).mean(axis=0))
+    table = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens)
+    return StepPart(table, dist.shape[1], routing_entropy(dist).mean(axis=0))
 
 
 def members_key(ids) -> str:

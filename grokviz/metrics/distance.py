@@ -320,24 +320,37 @@ def per_layer_mean_distance(
     workers: int = -1,
     keys: np.ndarray | None = None,
     known: Known | None = None,
+    n_layers: int | None = None,
 ) -> list[DistanceEstimate]:
     """`mean_pairwise_distance` on each layer's strings alone: one estimate per layer.
 
-    `layer_strings` has shape (n_samples, n_layers), as `pathways.layer_strings` returns.
+    `layer_strings` has shape (n_samples, n_layers), as `pathways.layer_strings` returns, or is the
+    samples' whole pathways, shape (n_samples,), split on "-" only for the rows whose distances are
+    computed (what the cached analysis passes: most pairs come from `known`); their number of
+    layers is `n_layers` (default: the first pathway's).
     Every layer reads the same sampled pairs; `known` (if given) holds rows of n_layers distances.
 
     >>> strings = np.array([["1,2", "3"], ["1,2", "4"], ["10,2", "3"]], dtype=object)
     >>> [e.value for e in per_layer_mean_distance(strings)]
     [0.6666666666666666, 0.6666666666666666]
+    >>> [e.value for e in per_layer_mean_distance(np.array(["1,2-3", "1,2-4", "10,2-3"], dtype=object))]
+    [0.6666666666666666, 0.6666666666666666]
     """
     table = np.asarray(layer_strings, dtype=object)
-    if table.ndim != 2:
-        raise ValueError(f"layer_strings must have shape (n_samples, n_layers), got {table.shape}")
+    if table.ndim not in (1, 2) or (table.ndim == 1 and not len(table) and n_layers is None):
+        raise ValueError(f"layer_strings must have shape (n_samples, n_layers) or hold whole pathways (n_samples,), "
+                         f"got {table.shape}")
     _check_budget(max_pairs, block)
-    n, n_layers = table.shape
+    if table.ndim == 2:
+        n_layers = table.shape[1]
+    elif n_layers is None:
+        n_layers = str(table[0]).count("-") + 1
+    n = len(table)
+    rows_of = (lambda rows: table[rows]) if table.ndim == 2 else (lambda rows: _split(table[rows], n_layers))
     n_pairs = n * (n - 1) // 2
     exact = max_pairs is None or n_pairs <= max_pairs
     if n < 2 or (exact and (known is None or n_pairs > KNOWN_EXACT)):
+        table = rows_of(np.arange(n))
         return [mean_pairwise_distance(list(table[:, layer]), level, max_pairs, seed, block, workers)
                 for layer in range(n_layers)]
     keys = _keys(keys, n, seed)
@@ -345,7 +358,7 @@ def per_layer_mean_distance(
 
     def compute(missing: np.ndarray) -> np.ndarray:
         rows, inverse = np.unique(np.concatenate([i[missing], j[missing]]), return_inverse=True)
-        spelt = np.array(_take(table[rows].ravel(), level, np.arange(len(rows) * n_layers)),
+        spelt = np.array(_take(rows_of(rows).ravel(), level, np.arange(len(rows) * n_layers)),
                          dtype=object).reshape(len(rows), n_layers)  # every needed string spelt at once
         left, right = np.split(inverse, 2)
         out = np.empty((len(left), n_layers), dtype=np.int64)
@@ -358,6 +371,16 @@ def per_layer_mean_distance(
     if exact:
         return [DistanceEstimate(int(values[:, layer].sum()) / n_pairs, 0.0, n_pairs, True) for layer in range(n_layers)]
     return [_estimate(values[:, layer], n_pairs) for layer in range(n_layers)]
+
+
+def _split(pathways: np.ndarray, n_layers: int) -> np.ndarray:
+    """Whole pathways split into their layers' strings, (n, n_layers) object; a pathway with
+    another number of layers is a ValueError naming it."""
+    parts = [str(p).split("-") for p in pathways]
+    wrong = next((p for p, split in zip(pathways, parts) if len(split) != n_layers), None)
+    if wrong is not None:
+        raise ValueError(f"pathway {wrong!r} does not have {n_layers} layers like the first one")
+    return np.array(parts, dtype=object).reshape(len(parts), n_layers)
 
 
 def sample_interval(pathways: Sequence[str], level: Level | str = Level.CHAR, cap: int = 100, seed: int = 0,

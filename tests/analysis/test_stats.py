@@ -15,15 +15,14 @@ def test_per_layer_distance_for_pretrain_groups_at_its_own_level():
     expert by default (the paper's Fig. 5 magnitudes), the whole-pathway one stays char."""
     pathways = pd.DataFrame({"sample_id": ["a", "b"], "pathway": ["10,11-3", "1,2-3"], "consistency": 0.0,
                              "mean_cosine": 0.0, "loss": 0.0})
-    layers = np.array([["10,11", "3"], ["1,2", "3"]], dtype=object)
     groups = {"math": np.array(["a", "b"]), "math/Pretrain@200": np.array(["a", "b"])}
-    rows = pd.DataFrame(pathway_stats.group_metrics(200, pathways, layers, groups, "char", None, 0,
+    rows = pd.DataFrame(pathway_stats.group_metrics(200, pathways, 2, groups, "char", None, 0,
                                                     layer_labels=[0, 2]))
     by = rows.set_index(["group", "metric"])["value"]
     assert by["math/Pretrain@200", "distance_layer_0"] == 2.0  # expert level
     assert by["math/Pretrain@200", "distance_layer_2"] == 0.0  # named by the decoder-layer index
     assert by["math/Pretrain@200", "distance"] == mean_pairwise_distance(["10,11-3", "1,2-3"], "char").value == 3
-    char = pd.DataFrame(pathway_stats.group_metrics(200, pathways, layers, groups, "char", None, 0, "char"))
+    char = pd.DataFrame(pathway_stats.group_metrics(200, pathways, 2, groups, "char", None, 0, "char"))
     assert char.set_index(["group", "metric"])["value"]["math", "distance_layer_0"] == 3.0
 
 

@@ -154,6 +154,17 @@ def test_per_layer_means_equal_column_means(pathway_factory):
         assert est.value == pytest.approx(slow_mean_within(list(table[:, layer]), "expert"))
 
 
+@pytest.mark.parametrize("max_pairs", [None, 40], ids=["exact", "sampled"])
+def test_per_layer_on_whole_pathways_equals_the_split_table(pathway_factory, max_pairs):
+    paths = np.array(pathway_factory(30, seed=7), dtype=object)
+    table = np.array([p.split("-") for p in paths], dtype=object)
+    keys = np.arange(100, 130, dtype=np.uint64)
+    whole = distance.per_layer_mean_distance(paths, "expert", max_pairs, seed=3, keys=keys)
+    assert whole == distance.per_layer_mean_distance(table, "expert", max_pairs, seed=3, keys=keys)
+    empty = distance.per_layer_mean_distance(np.array([], dtype=object), n_layers=4)
+    assert len(empty) == 4 and all(math.isnan(e.value) for e in empty)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -161,9 +172,12 @@ def test_per_layer_means_equal_column_means(pathway_factory):
         (lambda: distance.mean_pairwise_distance(["1", "2"], max_pairs=0), "max_pairs"),
         (lambda: distance.mean_pairwise_distance(["1", "2"], block=0), "block"),
         (lambda: distance.encode_expert_level(["1,x"]), "pathway"),
-        (lambda: distance.per_layer_mean_distance(np.array(["1", "2"])), "shape"),
+        (lambda: distance.per_layer_mean_distance(np.array([[["1"]]])), "shape"),
+        (lambda: distance.per_layer_mean_distance(np.array([], dtype=object)), "shape"),
+        (lambda: distance.per_layer_mean_distance(np.array(["1-2", "3", "4-5"], dtype=object)), "'3'.*2 layers"),
     ],
-    ids=["unknown-level", "zero-budget", "zero-block", "not-a-pathway", "1d-layer-strings"],
+    ids=["unknown-level", "zero-budget", "zero-block", "not-a-pathway", "3d-layer-strings", "empty-no-layers",
+         "ragged-pathways"],
 )
 def test_bad_input_raises(call, message):
     with pytest.raises(ValueError, match=message):
