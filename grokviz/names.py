@@ -66,6 +66,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "health": (RUN, STEP, LAYER, "metric", "value"),
     "coactivation": (RUN, STEP, LAYER, "expert_a", "expert_b", "p"),
     "load": (RUN, STEP, LAYER, EXPERT, "share"),
+    "flows": (RUN, STEP, GROUP, "flow", LAYER, "source", "target", "value"),
     "items": (RUN, ITEM_ID, GROUP, "kind", TEXT),
     "task_accuracy": (RUN, STEP, GROUP, SPLIT, "accuracy"),
     "contamination": (RUN, ITEM_ID, GROUP, "score", "dropped", STEP, "k"),
@@ -79,7 +80,7 @@ EXTRACTION_TABLES = ("losses", "routing", "token_routes", "checkpoints", "sample
 ANALYSIS_TABLES = (
     "pathways", "group_metrics", "memorization", "generalization", "pairs", "correlations", "saturation",
     "accuracy_series", "cross_correlations", "projection", "health", "coactivation", "load",
-    "validity", "onsets", "null_metrics",
+    "validity", "onsets", "null_metrics", "flows",
 )
 
 # Group labels derived by the analysis (METHOD.md 5 and 6).

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from grokviz import names
 from grokviz.analysis import (
     correlate,
+    flows,
     groups,
     health_stats,
     nulls,
@@ -129,6 +130,7 @@ def compute(config: AnalyzeConfig, store: Store, progress: bool,
         "accuracy_series": acc_series, "correlations": correlations, "cross_correlations": cross,
         "projection": walk["projection"].assign(run=run),
         "validity": validity_rows, "onsets": onsets, "null_metrics": walk["nulls"].assign(run=run),
+        "flows": walk["flows"].assign(run=run),
     }
     with stages.time("health"):
         out |= _health(run, routes, walk["health"], store.run_info(run)["model"])
@@ -167,7 +169,8 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
     by_step = dict(tuple(routes.groupby(names.STEP))) if config.consistency_weights == "token_topk" else {}
     project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
     files = _step_files(store, run)
-    tables, rows, null_rows, health, maps, keep = [], [], [], [], [], set()
+    group_of, grouping = samples.set_index(names.SAMPLE_ID)[names.GROUP].astype(str), flows.groups_key(samples)
+    tables, rows, null_rows, health, maps, keep, flow_tables = [], [], [], [], [], set(), []
     chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
         part_key = _key(config, "part", files[step], bool(step in by_step))
@@ -175,6 +178,12 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
             part, dist = _sample_part(config, store, step, part_key, by_step.get(step), stages)
         keep.add(stepcache.entry_path(store, run, "part", step, part_key))
         tables.append(part.table.drop(columns=[names.LOSS]))
+        with stages.time("flows"):
+            flow_key = _key(config, "flows", files[step], grouping)
+            table, dist = _step_flows(config, store, step, flow_key, part, dist, group_of)
+            flow_tables.append(table)
+            keep.add(stepcache.entry_path(store, run, "flows", step, flow_key))
+            part.flow_weights = None  # 164 MB at 40,000 x 16 x 64: not kept past this checkpoint
         with stages.time("distances"):
             group_rows, group_nulls = _step_groups(config, store, step, part, metric_groups, draws, route_ids,
                                                    labels, files[step], keep, keys_of, (codes, keyed), stages)
@@ -192,6 +201,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
                 maps.append(projection.map_frame(step, chosen_ids, previous))
     stepcache.prune(store, run, keep)
     return {"pathways": pd.concat(tables, ignore_index=True), "metrics": pathway_stats.metric_frame(rows),
+            "flows": pd.concat(flow_tables, ignore_index=True),
             "health": health, "nulls": pd.DataFrame(null_rows, columns=nulls.COLUMNS),
             "projection": (pd.concat(maps, ignore_index=True) if maps
                            else pd.DataFrame(columns=[names.STEP, names.SAMPLE_ID, "x", "y"]))}
@@ -273,6 +283,7 @@ STEP_SETTINGS = {  # what each cached part of a checkpoint depends on, besides i
                "max_pairs", "layer_max_pairs", "seed", "nulls"),
     "map": ("tau", "top_k", "seed", "projection_samples", "projection_steps"),
     "pairs": ("tau", "top_k", "distance", "layer_distance", "seed"),
+    "flows": (),  # the page's two flows: the same whatever the analysis settings
 }
 
 
@@ -317,6 +328,22 @@ def _sample_part(config: AnalyzeConfig, store: Store, step: int, key: str, route
                             config.consistency_cosine, tokens)
     stepcache.write_cached(store, config.run, "part", step, key, part.to_arrow())
     return part, dist
+
+
+def _step_flows(config: AnalyzeConfig, store: Store, step: int, key: str, part: walk.StepPart,
+                dist: np.ndarray | None, group_of: pd.Series) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """A checkpoint's per-sample flows per group (cached, else computed, from the part's flow weights
+    when it has them, and cached); its distributions, read here if the part came from the cache."""
+    cached = _cached_frame(store, config.run, "flows", step, key)
+    if cached is not None:
+        return cached, dist
+    order = part.table[names.SAMPLE_ID]
+    if dist is None:
+        frame, dist = read_step(store, config.run, step)
+        order, part.flow_weights = frame[names.SAMPLE_ID], None
+    table = flows.step_flows(step, group_of.reindex(order).to_numpy(), dist, part.flow_weights)
+    stepcache.write_cached(store, config.run, "flows", step, key, pa.Table.from_pandas(table, preserve_index=False))
+    return table, dist
 
 
 def _step_map(config: AnalyzeConfig, store: Store, step: int, key: str, ids: np.ndarray, part: walk.StepPart,

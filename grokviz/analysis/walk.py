@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from grokviz import names
 from grokviz.analysis import pathway_stats
+from grokviz.figures import sankey
 from grokviz.metrics.health import routing_entropy
 
 PART_COLUMNS = [names.SAMPLE_ID, "pathway", "n_kept", "consistency", "mean_cosine", names.LOSS]
@@ -34,6 +35,7 @@ class StepPart:
     table: pd.DataFrame  # PART_COLUMNS (+ step), one row per sample in file order
     n_layers: int  # layers of each pathway: its per-layer strings are the pathway split on "-"
     entropy: np.ndarray  # shape: (n_layers,)  mean routing entropy over samples
+    flow_weights: np.ndarray | None = None  # (n_samples, n_layers, n_experts) when computed with them; not kept
 
     def to_arrow(self) -> pa.Table:
         """As one table: the columns, and the entropy in the schema metadata."""
@@ -51,9 +53,11 @@ class StepPart:
 
 def sample_part(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray], tau: float | None,
                 top_k: int | None, weights: str, cosine: str, tokens: pathway_stats.StepTokens | None) -> StepPart:
-    """Pathways, consistency and entropy of every sample of one checkpoint."""
-    table = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens)
-    return StepPart(table, dist.shape[1], routing_entropy(dist).mean(axis=0))
+    """Pathways, consistency and entropy of every sample of one checkpoint; with the default tau,
+    also the "sample-tau" flow weights, from the same ranking."""
+    flow = top_k is None and tau == sankey.FLOW_TAU
+    table, kept = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens, flow)
+    return StepPart(table, dist.shape[1], routing_entropy(dist).mean(axis=0), kept)
 
 
 def members_key(ids) -> str:

@@ -299,6 +299,15 @@ class Run:
         """Sankey links of per-sample flows: argmax expert (tau None) or tau-kept experts, weighted."""
         return self._flows.sample_links(step, ids, tau, layers or self._all_layers())
 
+    def group_links(self, step: int, group: str | None = None, tau: float | None = None,
+                    layers: tuple[int, int] | None = None) -> pd.DataFrame:
+        """`sample_links` of one group's samples (None: all): from the analysis when it has them."""
+        def members() -> tuple[str, ...] | None:
+            table = self.samples()
+            return None if group is None else tuple(table.loc[table[names.GROUP] == group, names.SAMPLE_ID])
+
+        return self._flows.group_links(step, group, tau, layers or self._all_layers(), members)
+
     def pathways_at(self, step: int) -> pd.DataFrame:
         """sample_id, group, pathway at a step: the analysis table, else computed here (tau 0.7)."""
         if self.has_analysis("pathways"):  # DuckDB reads only this checkpoint's rows

@@ -16,7 +16,7 @@ from typing import Any
 from grokviz.config.base import _positive, check_run_name, to_jsonable
 from grokviz.errors import InputError
 
-ANALYSIS_VERSION = 6  # bumped when an analysis of the same settings would compute different tables
+ANALYSIS_VERSION = 7  # bumped when an analysis of the same settings would compute different tables
 
 
 def _option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:

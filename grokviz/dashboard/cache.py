@@ -259,17 +259,10 @@ def sample_links(ctx: Ctx, step: int, ids: tuple[str, ...] | None, tau: float | 
     return _call(ctx, "sample_links", step, ids, tau, layers)
 
 
-def flow_samples(ctx: Ctx, source: str, group: str, sample: str | None,
-                 selected: list[str]) -> tuple[str, ...] | None:
-    """The sample ids a Sankey draws (None = all samples)."""
-    if source == "sample":
-        return (sample,) if sample else ()
-    if source == "selection":
-        return tuple(selected)
-    if group == viewstate.ALL_GROUPS:
-        return None
-    table = samples(ctx)
-    return tuple(table.loc[table["group"] == group, "sample_id"])
+@st.cache_data(show_spinner=False, max_entries=64)
+def group_links(ctx: Ctx, step: int, group: str | None, tau: float | None, layers: tuple[int, int]) -> pd.DataFrame:
+    """`sample_links` of one group (None: all samples), from the analysis' stored flows when it has them."""
+    return _call(ctx, "group_links", step, group, tau, layers)
 
 
 # --- one sample ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from plotly.colors import sample_colorscale
 from grokviz.figures.style import expert_color, placeholder, style, with_alpha
 
 LINK_COLUMNS = ("layer", "source", "target", "value")
+FLOW_TAU = 0.7  # the "sample-tau" flow: each sample spreads its unit over the experts of each layer that tau keeps
 OTHER = -1  # expert id of the bucket of experts outside the top-N
 
 

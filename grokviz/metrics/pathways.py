@@ -210,16 +210,29 @@ def pathway_strings(
     return strings
 
 
-def _layer_blocks(dist: np.ndarray, tau: float | None, top_k: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per block of samples: its layer strings (b, n_layers) object array and kept counts (b, n_layers).
+def _layer_blocks(dist: np.ndarray, tau: float | None, top_k: int | None,
+                  weighted: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per block of samples: its layer strings (b, n_layers) object array, kept counts (b, n_layers)
+    and, when `weighted`, the kept weights renormalised (b, n_layers, n_experts) float32 (else None).
     `dist` must already have passed `_check_dist`."""
     n_layers, n_experts = dist.shape[1:]
     digits = _digit_table(n_experts)
-    for order, counts in _rank_blocks(dist, tau, top_k):
+    for order, counts, ranked in _ranked_blocks(dist, tau, top_k):
         b = order.shape[0]
         # each (sample, layer) rendered as a one-layer pathway
         rendered = _render(order.reshape(b * n_layers, 1, n_experts), counts.reshape(-1, 1), digits)
-        yield np.array(rendered, dtype=object).reshape(b, n_layers), counts
+        yield np.array(rendered, dtype=object).reshape(b, n_layers), counts, \
+            _kept_weights(order, counts, ranked) if weighted else None
+
+
+def _kept_weights(order: np.ndarray, counts: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Each layer's kept weights back in expert-id order, renormalised to sum to one (b, L, E) float32;
+    the sum runs in expert-id order, as `kept_mask` users sum, so the bits match theirs."""
+    kept = np.where(np.arange(order.shape[-1]) < counts[..., None], ranked, 0).astype(np.float32)
+    out = np.zeros(order.shape, dtype=np.float32)
+    np.put_along_axis(out, order, kept, axis=-1)
+    out /= out.sum(axis=2, keepdims=True)
+    return out
 
 
 def layer_strings(
@@ -231,7 +244,7 @@ def layer_strings(
     [['1,2', '0,1']]
     """
     dist = _check_dist(dist)
-    blocks = [strings for strings, _ in _layer_blocks(dist, tau, top_k)]
+    blocks = [strings for strings, _, _ in _layer_blocks(dist, tau, top_k)]
     return np.concatenate(blocks) if blocks else np.empty((0, dist.shape[1]), dtype=object)
 
 
@@ -254,13 +267,39 @@ def pathway_parts(
     >>> strings, layers.tolist(), kept.tolist()
     (['1,2-0,1'], [['1,2', '0,1']], [4])
     """
+    strings, layers, kept, _ = _parts(dist, tau, top_k, weighted=False)
+    return strings, layers, kept
+
+
+def weighted_parts(
+    dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """`pathway_parts` and, from the same ranking, each layer's kept weights renormalised to sum to
+    one, (n_samples, n_layers, n_experts) float32: what a per-sample Sankey flow spreads (the same
+    bits as renormalising `dist` where `kept_mask` holds).
+
+    >>> strings, _, _, weights = weighted_parts(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]]))
+    >>> strings, weights.astype(float).round(3).tolist()
+    (['1,2-0,1'], [[[0.0, 0.667, 0.333], [0.667, 0.333, 0.0]]])
+    """
+    return _parts(dist, tau, top_k, weighted=True)
+
+
+def _parts(dist: np.ndarray, tau: float | None, top_k: int | None,
+           weighted: bool) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
     dist = _check_dist(dist)
-    blocks = list(_layer_blocks(dist, tau, top_k))
-    if not blocks:
-        return [], np.empty((0, dist.shape[1]), dtype=object), np.zeros(0, dtype=np.int64)
-    layers = np.concatenate([strings for strings, _ in blocks])
-    kept = np.concatenate([counts.sum(axis=1) for _, counts in blocks])
-    return ["-".join(parts) for parts in layers.tolist()], layers, kept
+    weights = np.zeros(dist.shape, dtype=np.float32) if weighted else None  # filled block by block, no copy
+    layer_parts, kept_parts, start = [], [], 0
+    for strings, counts, block in _layer_blocks(dist, tau, top_k, weighted):
+        layer_parts.append(strings)
+        kept_parts.append(counts.sum(axis=1))
+        if weights is not None:
+            weights[start : start + len(counts)] = block
+        start += len(counts)
+    if not layer_parts:
+        return [], np.empty((0, dist.shape[1]), dtype=object), np.zeros(0, dtype=np.int64), weights
+    layers = np.concatenate(layer_parts)
+    return ["-".join(parts) for parts in layers.tolist()], layers, np.concatenate(kept_parts), weights
 
 
 def topk_pathway_strings(expert_ids: np.ndarray) -> list[str]:

@@ -50,6 +50,7 @@ ORDER_BY = {
     "accuracy_series": "run, split, \"group\", step", "cross_correlations": "run, metric, metric_group, accuracy_group",
     "projection": "run, step, sample_id", "health": "run, metric, layer, step",
     "coactivation": "run, step, layer, expert_a, expert_b", "load": "run, step, layer, expert",
+    "flows": "run, step, \"group\", flow, layer, source, target",
     "items": "run, item_id", "task_accuracy": "run, split, \"group\", step",
     "contamination": "run, item_id",
     "validity": "run, \"group\", metric, \"check\"", "onsets": "run, \"group\", metric",

@@ -69,6 +69,28 @@ def test_a_small_selection_ranks_only_its_rows_with_the_same_result(run):
             pd.testing.assert_frame_equal(run.sample_links(200, ids, tau, (0, 2)), expected)
 
 
+@pytest.mark.parametrize("tau", [None, sankey.FLOW_TAU], ids=["argmax", "tau"])
+@pytest.mark.parametrize("group", [None, "odd"], ids=["all", "one-group"])
+def test_group_links_read_the_analysis_and_equal_the_computed_links(analyzed_store, run, tau, group, monkeypatch):
+    """The analysed store answers from its stored flows (the routing is never read); the store without
+    an analysis computes them; both are the same links."""
+    members = None if group is None else tuple(run.samples().query("group == @group")["sample_id"])
+    expected = run.sample_links(200, members, tau, (0, 2))
+    with Run(analyzed_store, "tiny") as analysed:
+        monkeypatch.setattr(analysed._flows, "distributions", lambda step: pytest.fail("read the routing"))
+        stored = analysed.group_links(200, group, tau, (0, 2))
+    pd.testing.assert_frame_equal(stored, expected, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(run.group_links(200, group, tau, (0, 2)), expected)  # no analysis: computed
+
+
+def test_group_links_compute_what_the_analysis_did_not_store(analyzed_store):
+    with Run(analyzed_store, "tiny") as analysed:
+        other_tau = analysed.group_links(200, "odd", 0.5, (0, 2))  # the stored flows are tau 0.7's
+        members = tuple(analysed.samples().query("group == 'odd'")["sample_id"])
+        pd.testing.assert_frame_equal(other_tau, analysed.sample_links(200, members, 0.5, (0, 2)))
+        assert analysed.group_links(200, "no such group", None, (0, 2)).empty
+
+
 def test_search_is_literal_and_case_insensitive(run):
     assert run.search_samples("S00")["sample_id"].tolist() == [f"s00{i}" for i in range(10)]
     assert run.search_samples("%").empty and run.search_samples("'; DROP TABLE samples; --").empty

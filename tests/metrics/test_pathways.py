@@ -73,6 +73,22 @@ def test_layer_strings_join_to_pathways_and_counts_agree(dist_factory):
     assert pathways.n_kept(dist, tau=0.7).tolist() == counts
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("ties", [False, True], ids=["no-ties", "ties"])
+def test_weighted_parts_renormalise_the_kept_weights_of_the_reference(dist_factory, dtype, ties):
+    dist = dist_factory(pathways._BLOCK + 9, 3, 12, seed=6, dtype=dtype, ties=ties)  # two blocks
+    strings, layers, kept, weights = pathways.weighted_parts(dist, tau=0.7)
+    assert (strings, layers.tolist(), kept.tolist()) == tuple(
+        x.tolist() if isinstance(x, np.ndarray) else x for x in pathways.pathway_parts(dist, tau=0.7))
+    assert weights.dtype == np.float32 and weights.shape == dist.shape
+    for i in (0, pathways._BLOCK - 1, pathways._BLOCK, len(dist) - 1):
+        for layer in range(3):
+            row = np.zeros(12, dtype=np.float32)
+            chosen = slow_layer(dist[i, layer], 0.7, None)
+            row[chosen] = dist[i, layer, chosen]
+            assert np.array_equal(weights[i, layer], row / row.sum())  # summed in expert-id order: same bits
+
+
 def test_layer_experts_match_reference(dist_factory):
     dist = dist_factory(20, 3, 8, seed=4, ties=True)
     expected = [[tuple(slow_layer(layer, 0.7, None)) for layer in sample] for sample in dist]

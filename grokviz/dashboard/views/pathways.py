@@ -2,7 +2,8 @@
 `diff`) one Sankey coloured by each link's change between them, with the top pathways ("highways").
 
 Thin: widgets bound to the view (source, group, sample, flow, layers, topn, step, step2, diff), link
-tables aggregated by `grokviz.dashboard.cache` (DuckDB per token, NumPy per sample), figures from
+tables aggregated by `grokviz.dashboard.cache` (DuckDB per token, NumPy per sample; a whole group's
+per-sample flows read from the analysis, which stores them per checkpoint), figures from
 `grokviz.figures.sankey`, link changes from `grokviz.figures.highways`. Every expert keeps its
 colour and position in both panels.
 """
@@ -36,12 +37,24 @@ def controls(ctx, steps: list[int], n_layers: int, n_experts: int) -> dict:
                 sample=sample)
 
 
+def flow_samples(ctx, c: dict) -> tuple[str, ...] | None:
+    """The sample ids a Sankey draws (None = all samples)."""
+    if c["source"] == "sample":
+        return (c["sample"],) if c["sample"] else ()
+    if c["source"] == "selection":
+        return tuple(widgets.selection(ctx))
+    if c["group"] == viewstate.ALL_GROUPS:
+        return None
+    table = cache.samples(ctx)
+    return tuple(table.loc[table["group"] == c["group"], "sample_id"])
+
+
 def samples_to_draw(ctx, c: dict) -> tuple[tuple[str, ...] | None, str]:
     """The sample ids to draw (None = all) and how to describe them; may switch to per-sample flow."""
     if c["source"] == "selection" and not widgets.selection(ctx):
         st.info("Nothing is selected on the pathway map yet (box or lasso there). Showing all samples instead.")
         c["source"], c["group"] = "group", viewstate.ALL_GROUPS
-    asked = cache.flow_samples(ctx, c["source"], c["group"], c["sample"], widgets.selection(ctx))
+    asked = flow_samples(ctx, c)
     if not c["flow"].startswith("token"):
         return asked, "all" if asked is None else str(len(asked))
     table = cache.samples(ctx)
@@ -61,7 +74,10 @@ def links_at(ctx, c: dict, step: int, ids: tuple[str, ...] | None):
     """The link table of the chosen flow at one checkpoint."""
     if c["flow"].startswith("token"):
         return cache.token_links(ctx, step, ids, c["flow"] == "token-topk", c["layers"])
-    return cache.sample_links(ctx, step, ids, 0.7 if c["flow"] == "sample-tau" else None, c["layers"])
+    tau = sankey.FLOW_TAU if c["flow"] == "sample-tau" else None
+    if c["source"] == "group":  # a whole group, or all samples: the analysis stored these flows
+        return cache.group_links(ctx, step, None if c["group"] == viewstate.ALL_GROUPS else c["group"], tau, c["layers"])
+    return cache.sample_links(ctx, step, ids, tau, c["layers"])
 
 
 def difference(ctx, c: dict, ids: tuple[str, ...] | None, n_experts: int) -> None:
@@ -74,7 +90,7 @@ def difference(ctx, c: dict, ids: tuple[str, ...] | None, n_experts: int) -> Non
     st.caption("Colour: how much of its layer pair's flow a link carries at the right checkpoint minus at the left "
                "(blue grew, red shrank, colour bar beside). Width: the larger of its two shares, so a link that "
                "vanished stays visible. Shares, not counts, so the two checkpoints compare directly.")
-    asked = cache.flow_samples(ctx, c["source"], c["group"], c["sample"], widgets.selection(ctx))
+    asked = flow_samples(ctx, c)
     table = cache.highways(ctx, left, right, asked, 10)
     st.subheader("Highways: the most common pathways")
     st.caption("A sample's pathway: the experts it uses at every layer (the analysis' `pathway`). Share of the "
