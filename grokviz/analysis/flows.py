@@ -22,32 +22,55 @@ from grokviz.figures import frames, sankey
 
 ARGMAX, TAU = "sample-argmax", "sample-tau"
 COLUMNS = [names.STEP, names.GROUP, "flow", *sankey.LINK_COLUMNS]
+BLOCK = 512  # samples whose flow weights are held at once (when the caller has none)
 
 
-def step_flows(step: int, groups: np.ndarray, dist: np.ndarray, tau_weights: np.ndarray | None = None) -> pd.DataFrame:
-    """Both flows of each group at one checkpoint: `groups` names each row of `dist` (n, L, E);
-    `tau_weights` are `frames.flow_weights(dist, FLOW_TAU)` when the caller has them already.
+class FlowSums:
+    """The "sample-tau" flow of each group, summed block by block from the samples' kept weights
+    (`add`, the `visit` of `pathways.pathway_parts`), so the weights of all samples are never held;
+    `table` adds the argmax flow and returns both as `step_flows` rows."""
+
+    def __init__(self, groups: np.ndarray, n_layers: int, n_experts: int) -> None:
+        self.names, self.codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        self.tau = np.zeros((len(self.names), max(n_layers - 1, 0), n_experts, n_experts))  # float64 sums
+
+    def add(self, start: int, weights: np.ndarray) -> None:
+        """Samples start, start + 1, ... with their flow weights (b, L, E)."""
+        codes = self.codes[start : start + len(weights)]
+        present = np.unique(codes)
+        for code in present:
+            rows = weights if len(present) == 1 else weights[codes == code]
+            by_layer = np.ascontiguousarray(rows.transpose(1, 0, 2), dtype=np.float64)  # (L, b, E)
+            self.tau[code] += np.matmul(by_layer[:-1].transpose(0, 2, 1), by_layer[1:])  # (L - 1, E, E)
+
+    def table(self, step: int, dist: np.ndarray) -> pd.DataFrame:
+        """Both flows of each group, as `step_flows` returns them."""
+        choice = dist.argmax(axis=2) if len(dist) else np.zeros(dist.shape[:2], dtype=np.int64)
+        parts = []
+        for code, group in enumerate(self.names):
+            for flow, links in ((ARGMAX, sankey.choice_links(choice[self.codes == code], dist.shape[2])),
+                                (TAU, sankey.matrix_links(self.tau[code]))):
+                parts.append(links.assign(**{names.STEP: step, names.GROUP: group, "flow": flow}))
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype="object" if c in (names.GROUP, "flow") else "float64")
+                                 for c in COLUMNS})
+        table = pd.concat(parts, ignore_index=True)[COLUMNS]
+        return table.astype({names.STEP: "int64", "layer": "int16", "source": "int16", "target": "int16"})
+
+
+def step_flows(step: int, groups: np.ndarray, dist: np.ndarray) -> pd.DataFrame:
+    """Both flows of each group at one checkpoint (`groups` names each row of `dist`, (n, L, E)),
+    the weights made a block at a time: what `FlowSums` fed by the pathway ranking gives.
 
     >>> dist = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.6, 0.4], [0.7, 0.3]]])
     >>> table = step_flows(5, np.array(["a", "a"]), dist)
     >>> table[table["flow"] == "sample-argmax"][["source", "target", "value"]].values.tolist()
     [[0.0, 0.0, 1.0], [0.0, 1.0, 1.0]]
     """
-    groups = np.asarray(groups).astype(str)
-    if tau_weights is None:
-        tau_weights = frames.flow_weights(dist, sankey.FLOW_TAU)
-    choice = dist.argmax(axis=2) if len(dist) else np.zeros(dist.shape[:2], dtype=np.int64)
-    parts = []
-    for group in np.unique(groups):
-        rows = np.flatnonzero(groups == group)
-        for flow, links in ((ARGMAX, sankey.choice_links(choice[rows], dist.shape[2])),
-                            (TAU, sankey.sample_links(tau_weights[rows]))):
-            parts.append(links.assign(**{names.STEP: step, names.GROUP: group, "flow": flow}))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c in (names.GROUP, "flow") else "float64")
-                             for c in COLUMNS})
-    table = pd.concat(parts, ignore_index=True)[COLUMNS]
-    return table.astype({names.STEP: "int64", "layer": "int16", "source": "int16", "target": "int16"})
+    sums = FlowSums(groups, dist.shape[1], dist.shape[2])
+    for start in range(0, len(dist), BLOCK):
+        sums.add(start, frames.flow_weights(dist[start : start + BLOCK], sankey.FLOW_TAU))
+    return sums.table(step, dist)
 
 
 def group_links(table: pd.DataFrame, flow: str, group: str | None, layers: tuple[int, int]) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from grokviz.metrics.distance import (
     per_layer_mean_distance,
     sample_interval,
 )
-from grokviz.metrics.pathways import pathway_parts, weighted_parts
+from grokviz.metrics.pathways import pathway_parts
 
 
 class ByIdentity:
@@ -147,11 +147,9 @@ def consistency_values(dist: np.ndarray, router: list[np.ndarray], weights: str,
 def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray],
                   tau: float | None, top_k: int | None, consistency_weights: str = "full",
                   consistency_cosine: str = "averaged",
-                  tokens: StepTokens | None = None, weighted: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Pathway table rows of one checkpoint and, when `weighted`, the kept weights renormalised from
-    the same ranking (`pathways.weighted_parts`; else None)."""
-    strings, _, kept, weights = (weighted_parts(dist, tau=tau, top_k=top_k) if weighted
-                                 else (*pathway_parts(dist, tau=tau, top_k=top_k), None))
+                  tokens: StepTokens | None = None, visit=None) -> pd.DataFrame:
+    """Pathway table rows of one checkpoint; `visit` sees each block's kept weights (`pathway_parts`)."""
+    strings, _, kept = pathway_parts(dist, tau=tau, top_k=top_k, visit=visit)
     c_value, mean_cos = consistency_values(dist, router, consistency_weights, consistency_cosine, tau, top_k, tokens)
     if consistency_weights == "token_topk" and tokens is not None:  # no tokens: no value, not a zero embedding
         has = np.bincount(tokens.rows, minlength=len(dist)) > 0
@@ -161,7 +159,7 @@ def step_pathways(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list
         "pathway": strings, "n_kept": kept,
         "consistency": c_value, "mean_cosine": mean_cos, names.LOSS: frame[names.LOSS].to_numpy(),
     })
-    return table, weights
+    return table
 
 
 def _row(step: int, group: str, metric: str, estimate: DistanceEstimate | float, n_samples: int,

@@ -175,7 +175,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
         part_key = _key(config, "part", files[step], bool(step in by_step))
         with stages.time("pathways"):
-            part, dist = _sample_part(config, store, step, part_key, by_step.get(step), stages)
+            part, dist = _sample_part(config, store, step, part_key, by_step.get(step), group_of, stages)
         keep.add(stepcache.entry_path(store, run, "part", step, part_key))
         tables.append(part.table.drop(columns=[names.LOSS]))
         with stages.time("flows"):
@@ -183,7 +183,6 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
             table, dist = _step_flows(config, store, step, flow_key, part, dist, group_of)
             flow_tables.append(table)
             keep.add(stepcache.entry_path(store, run, "flows", step, flow_key))
-            part.flow_weights = None  # 164 MB at 40,000 x 16 x 64: not kept past this checkpoint
         with stages.time("distances"):
             group_rows, group_nulls = _step_groups(config, store, step, part, metric_groups, draws, route_ids,
                                                    labels, files[step], keep, keys_of, (codes, keyed), stages)
@@ -315,8 +314,9 @@ def _write_cache(store: Store, run: str, kind: str, step: int, key: str, frame: 
 
 
 def _sample_part(config: AnalyzeConfig, store: Store, step: int, key: str, routes: pd.DataFrame | None,
-                 stages: Stages) -> tuple[walk.StepPart, np.ndarray | None]:
-    """A checkpoint's per-sample part (cached, else computed and cached); its distributions when read."""
+                 group_of: pd.Series, stages: Stages) -> tuple[walk.StepPart, np.ndarray | None]:
+    """A checkpoint's per-sample part (cached, else computed and cached, with the groups' flows);
+    its distributions when read."""
     cached = stepcache.read_cached(store, config.run, "part", step, key)
     if cached is not None:
         return walk.StepPart.from_arrow(cached, step), None
@@ -325,23 +325,22 @@ def _sample_part(config: AnalyzeConfig, store: Store, step: int, key: str, route
         router = read_router_weights(store, config.run, step)
     tokens = pathway_stats.step_tokens(routes, frame[names.SAMPLE_ID].to_numpy()) if routes is not None else None
     part = walk.sample_part(step, frame, dist, router, config.tau, config.top_k, config.consistency_weights,
-                            config.consistency_cosine, tokens)
+                            config.consistency_cosine, tokens, group_of.reindex(frame[names.SAMPLE_ID]).to_numpy())
     stepcache.write_cached(store, config.run, "part", step, key, part.to_arrow())
     return part, dist
 
 
 def _step_flows(config: AnalyzeConfig, store: Store, step: int, key: str, part: walk.StepPart,
                 dist: np.ndarray | None, group_of: pd.Series) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """A checkpoint's per-sample flows per group (cached, else computed, from the part's flow weights
-    when it has them, and cached); its distributions, read here if the part came from the cache."""
+    """A checkpoint's per-sample flows per group (cached, else the part's, else computed, and cached);
+    its distributions, read here if neither the part nor the flows were computed now."""
     cached = _cached_frame(store, config.run, "flows", step, key)
     if cached is not None:
         return cached, dist
-    order = part.table[names.SAMPLE_ID]
-    if dist is None:
-        frame, dist = read_step(store, config.run, step)
-        order, part.flow_weights = frame[names.SAMPLE_ID], None
-    table = flows.step_flows(step, group_of.reindex(order).to_numpy(), dist, part.flow_weights)
+    table = part.flows
+    if table is None:  # rows in file order, the part's order (its key is the same files)
+        dist = read_step(store, config.run, step)[1] if dist is None else dist
+        table = flows.step_flows(step, group_of.reindex(part.table[names.SAMPLE_ID]).to_numpy(), dist)
     stepcache.write_cached(store, config.run, "flows", step, key, pa.Table.from_pandas(table, preserve_index=False))
     return table, dist
 

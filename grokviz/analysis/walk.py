@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from grokviz import names
-from grokviz.analysis import pathway_stats
+from grokviz.analysis import flows, pathway_stats
 from grokviz.figures import sankey
 from grokviz.metrics.health import routing_entropy
 
@@ -35,7 +35,7 @@ class StepPart:
     table: pd.DataFrame  # PART_COLUMNS (+ step), one row per sample in file order
     n_layers: int  # layers of each pathway: its per-layer strings are the pathway split on "-"
     entropy: np.ndarray  # shape: (n_layers,)  mean routing entropy over samples
-    flow_weights: np.ndarray | None = None  # (n_samples, n_layers, n_experts) when computed with them; not kept
+    flows: pd.DataFrame | None = None  # `flows.step_flows` rows, when computed with the part (not kept with it)
 
     def to_arrow(self) -> pa.Table:
         """As one table: the columns, and the entropy in the schema metadata."""
@@ -52,12 +52,16 @@ class StepPart:
 
 
 def sample_part(step: int, frame: pd.DataFrame, dist: np.ndarray, router: list[np.ndarray], tau: float | None,
-                top_k: int | None, weights: str, cosine: str, tokens: pathway_stats.StepTokens | None) -> StepPart:
-    """Pathways, consistency and entropy of every sample of one checkpoint; with the default tau,
-    also the "sample-tau" flow weights, from the same ranking."""
-    flow = top_k is None and tau == sankey.FLOW_TAU
-    table, kept = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens, flow)
-    return StepPart(table, dist.shape[1], routing_entropy(dist).mean(axis=0), kept)
+                top_k: int | None, weights: str, cosine: str, tokens: pathway_stats.StepTokens | None,
+                groups: np.ndarray | None = None) -> StepPart:
+    """Pathways, consistency and entropy of every sample of one checkpoint; with each row's group
+    and the flows' tau, also the groups' per-sample flows, from the same ranking."""
+    sums = flows.FlowSums(groups, *dist.shape[1:]) if groups is not None and top_k is None \
+        and tau == sankey.FLOW_TAU else None
+    table = pathway_stats.step_pathways(step, frame, dist, router, tau, top_k, weights, cosine, tokens,
+                                        sums.add if sums is not None else None)
+    return StepPart(table, dist.shape[1], routing_entropy(dist).mean(axis=0),
+                    sums.table(step, dist) if sums is not None else None)
 
 
 def members_key(ids) -> str:

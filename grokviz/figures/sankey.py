@@ -58,6 +58,17 @@ def choice_links(choice: np.ndarray, n_experts: int, layers: tuple[int, int] | N
     ).reshape(n_experts, n_experts).astype(np.float64))
 
 
+def matrix_links(flow: np.ndarray, layers: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Link table of flows given as matrices, (n_layers - 1, E, E): flow[l, a, b] from expert a at
+    layer l to b at l + 1 (what `sample_links` computes, summed elsewhere).
+
+    >>> matrix_links(np.array([[[0.0, 2.0], [1.0, 0.0]]])).to_dict("list")
+    {'layer': [0, 0], 'source': [0, 1], 'target': [1, 0], 'value': [2.0, 1.0]}
+    """
+    flow = np.asarray(flow, dtype=np.float64)
+    return _link_table(len(flow) + 1, layers, lambda layer: flow[layer])
+
+
 def _link_table(n_layers: int, layers: tuple[int, int] | None, flow_at) -> pd.DataFrame:
     """The non-zero links of each layer pair in `layers`, from `flow_at(l)`: the (E, E) flow from
     layer l to l + 1."""

@@ -12,7 +12,7 @@ Work is done in blocks of samples so 40,000 x 16 x 64 inputs stay fast and small
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -211,28 +211,34 @@ def pathway_strings(
 
 
 def _layer_blocks(dist: np.ndarray, tau: float | None, top_k: int | None,
-                  weighted: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """Per block of samples: its layer strings (b, n_layers) object array, kept counts (b, n_layers)
-    and, when `weighted`, the kept weights renormalised (b, n_layers, n_experts) float32 (else None).
+                  visit: Callable[[int, np.ndarray], None] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per block of samples: its layer strings (b, n_layers) object array and kept counts (b, n_layers);
+    `visit(start, weights)` (if given) sees the block's kept weights renormalised, (b, L, E) float32.
     `dist` must already have passed `_check_dist`."""
     n_layers, n_experts = dist.shape[1:]
     digits = _digit_table(n_experts)
+    start = 0
     for order, counts, ranked in _ranked_blocks(dist, tau, top_k):
         b = order.shape[0]
         # each (sample, layer) rendered as a one-layer pathway
         rendered = _render(order.reshape(b * n_layers, 1, n_experts), counts.reshape(-1, 1), digits)
-        yield np.array(rendered, dtype=object).reshape(b, n_layers), counts, \
-            _kept_weights(order, counts, ranked) if weighted else None
+        if visit is not None:
+            visit(start, _kept_weights(dist[start : start + b], order, counts, ranked))
+        start += b
+        yield np.array(rendered, dtype=object).reshape(b, n_layers), counts
 
 
-def _kept_weights(order: np.ndarray, counts: np.ndarray, ranked: np.ndarray) -> np.ndarray:
-    """Each layer's kept weights back in expert-id order, renormalised to sum to one (b, L, E) float32;
-    the sum runs in expert-id order, as `kept_mask` users sum, so the bits match theirs."""
-    kept = np.where(np.arange(order.shape[-1]) < counts[..., None], ranked, 0).astype(np.float32)
-    out = np.zeros(order.shape, dtype=np.float32)
-    np.put_along_axis(out, order, kept, axis=-1)
-    out /= out.sum(axis=2, keepdims=True)
-    return out
+def _kept_weights(block: np.ndarray, order: np.ndarray, counts: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """A block's kept weights renormalised to sum to one per layer, (b, L, E) float32, in expert-id
+    order: the cut of `kept_mask` on the ranking at hand, summed in expert-id order (the same bits as
+    renormalising `dist` where `kept_mask` holds)."""
+    last = (counts - 1)[..., None]
+    cut_weight, cut_id = np.take_along_axis(ranked, last, axis=-1), np.take_along_axis(order, last, axis=-1)
+    ranked_as = np.add(block, np.float32(0), dtype=np.float32) if ranked.dtype != block.dtype else block
+    kept = (ranked_as > cut_weight) | ((ranked_as == cut_weight) & (np.arange(order.shape[-1]) <= cut_id))
+    weights = np.where(kept, block, 0).astype(np.float32, copy=False)
+    weights /= weights.sum(axis=2, keepdims=True)
+    return weights
 
 
 def layer_strings(
@@ -244,7 +250,7 @@ def layer_strings(
     [['1,2', '0,1']]
     """
     dist = _check_dist(dist)
-    blocks = [strings for strings, _, _ in _layer_blocks(dist, tau, top_k)]
+    blocks = [strings for strings, _ in _layer_blocks(dist, tau, top_k)]
     return np.concatenate(blocks) if blocks else np.empty((0, dist.shape[1]), dtype=object)
 
 
@@ -259,47 +265,29 @@ def n_kept(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None) 
 
 
 def pathway_parts(
-    dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None
+    dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None,
+    visit: Callable[[int, np.ndarray], None] | None = None,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """`pathway_strings`, `layer_strings` and `n_kept` in one pass: each block ranked once.
+    `visit(start, weights)`, if given, is called for each block of samples (rows start, start + 1,
+    ...) with their kept weights renormalised to sum to one per layer, (b, L, E) float32, from the
+    same ranking: what a per-sample Sankey flow spreads, never held for all samples at once.
 
     >>> strings, layers, kept = pathway_parts(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]]))
     >>> strings, layers.tolist(), kept.tolist()
     (['1,2-0,1'], [['1,2', '0,1']], [4])
+    >>> seen = []
+    >>> _ = pathway_parts(np.array([[[0.1, 0.6, 0.3]]]), visit=lambda start, w: seen.append(w.astype(float)))
+    >>> seen[0].round(3).tolist()
+    [[[0.0, 0.667, 0.333]]]
     """
-    strings, layers, kept, _ = _parts(dist, tau, top_k, weighted=False)
-    return strings, layers, kept
-
-
-def weighted_parts(
-    dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = None
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """`pathway_parts` and, from the same ranking, each layer's kept weights renormalised to sum to
-    one, (n_samples, n_layers, n_experts) float32: what a per-sample Sankey flow spreads (the same
-    bits as renormalising `dist` where `kept_mask` holds).
-
-    >>> strings, _, _, weights = weighted_parts(np.array([[[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]]))
-    >>> strings, weights.astype(float).round(3).tolist()
-    (['1,2-0,1'], [[[0.0, 0.667, 0.333], [0.667, 0.333, 0.0]]])
-    """
-    return _parts(dist, tau, top_k, weighted=True)
-
-
-def _parts(dist: np.ndarray, tau: float | None, top_k: int | None,
-           weighted: bool) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
     dist = _check_dist(dist)
-    weights = np.zeros(dist.shape, dtype=np.float32) if weighted else None  # filled block by block, no copy
-    layer_parts, kept_parts, start = [], [], 0
-    for strings, counts, block in _layer_blocks(dist, tau, top_k, weighted):
-        layer_parts.append(strings)
-        kept_parts.append(counts.sum(axis=1))
-        if weights is not None:
-            weights[start : start + len(counts)] = block
-        start += len(counts)
-    if not layer_parts:
-        return [], np.empty((0, dist.shape[1]), dtype=object), np.zeros(0, dtype=np.int64), weights
-    layers = np.concatenate(layer_parts)
-    return ["-".join(parts) for parts in layers.tolist()], layers, np.concatenate(kept_parts), weights
+    blocks = list(_layer_blocks(dist, tau, top_k, visit))
+    if not blocks:
+        return [], np.empty((0, dist.shape[1]), dtype=object), np.zeros(0, dtype=np.int64)
+    layers = np.concatenate([strings for strings, _ in blocks])
+    kept = np.concatenate([counts.sum(axis=1) for _, counts in blocks])
+    return ["-".join(parts) for parts in layers.tolist()], layers, kept
 
 
 def topk_pathway_strings(expert_ids: np.ndarray) -> list[str]:

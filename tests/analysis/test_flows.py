@@ -11,7 +11,7 @@ from grokviz.analysis import flows
 from grokviz.analysis.run import analyze
 from grokviz.config import AnalyzeConfig
 from grokviz.figures import frames, sankey
-from grokviz.metrics.pathways import weighted_parts
+from grokviz.metrics.pathways import pathway_parts
 from grokviz.store.analyses import read_analysis
 from grokviz.store.layout import Store
 from grokviz.store.tables import read_step
@@ -30,18 +30,24 @@ def test_each_groups_flows_are_the_links_of_its_rows():
         rows = groups == group
         argmax = flows.group_links(table, flows.ARGMAX, group, (0, 3))
         pd.testing.assert_frame_equal(argmax, sankey.choice_links(dist[rows].argmax(axis=2), 6))
-        tau = flows.group_links(table, flows.TAU, group, (1, 3))
-        pd.testing.assert_frame_equal(tau, sankey.sample_links(frames.flow_weights(dist[rows], sankey.FLOW_TAU), (1, 3)))
+        tau = flows.group_links(table, flows.TAU, group, (1, 3))  # summed in blocks: the same up to rounding
+        pd.testing.assert_frame_equal(tau, sankey.sample_links(frames.flow_weights(dist[rows], sankey.FLOW_TAU), (1, 3)),
+                                      check_exact=False, rtol=1e-12)
     everyone = flows.group_links(table, flows.TAU, None, (0, 3))  # all samples: the sum over groups
     pd.testing.assert_frame_equal(everyone, sankey.sample_links(frames.flow_weights(dist, sankey.FLOW_TAU)),
                                   check_exact=False, rtol=1e-12)
     assert np.allclose(everyone["value"].groupby(everyone["layer"]).sum(), 90)  # one unit per sample
 
 
-def test_weights_from_the_pathway_ranking_give_the_same_table():
-    dist, groups = _dist(seed=2), np.array(["x", "y"] * 45)
-    shared = weighted_parts(dist, tau=sankey.FLOW_TAU)[3]
-    pd.testing.assert_frame_equal(flows.step_flows(1, groups, dist, shared), flows.step_flows(1, groups, dist))
+def test_sums_fed_by_the_pathway_ranking_give_the_same_table():
+    """Blocks of a few samples, groups interleaved: the ranking's kept weights summed block by block
+    are the flows of each group's rows."""
+    dist, groups = _dist(seed=2), np.array(["x", "y", "y"] * 30)
+    sums = flows.FlowSums(groups, 4, 6)
+    parts = pathway_parts(dist, tau=sankey.FLOW_TAU)
+    with_visit = pathway_parts(dist, tau=sankey.FLOW_TAU, visit=sums.add)
+    assert parts[0] == with_visit[0]
+    pd.testing.assert_frame_equal(sums.table(1, dist), flows.step_flows(1, groups, dist))
 
 
 def test_no_samples_give_an_empty_table_with_the_columns():

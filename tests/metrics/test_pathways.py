@@ -75,11 +75,13 @@ def test_layer_strings_join_to_pathways_and_counts_agree(dist_factory):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("ties", [False, True], ids=["no-ties", "ties"])
-def test_weighted_parts_renormalise_the_kept_weights_of_the_reference(dist_factory, dtype, ties):
+def test_visit_sees_the_renormalised_kept_weights_of_the_reference(dist_factory, dtype, ties):
     dist = dist_factory(pathways._BLOCK + 9, 3, 12, seed=6, dtype=dtype, ties=ties)  # two blocks
-    strings, layers, kept, weights = pathways.weighted_parts(dist, tau=0.7)
-    assert (strings, layers.tolist(), kept.tolist()) == tuple(
-        x.tolist() if isinstance(x, np.ndarray) else x for x in pathways.pathway_parts(dist, tau=0.7))
+    seen = {}
+    strings, layers, kept = pathways.pathway_parts(dist, tau=0.7, visit=lambda start, w: seen.update({start: w}))
+    assert strings == pathways.pathway_strings(dist, tau=0.7)
+    assert sorted(seen) == [0, pathways._BLOCK]
+    weights = np.concatenate([seen[0], seen[pathways._BLOCK]])
     assert weights.dtype == np.float32 and weights.shape == dist.shape
     for i in (0, pathways._BLOCK - 1, pathways._BLOCK, len(dist) - 1):
         for layer in range(3):
