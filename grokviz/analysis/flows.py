@@ -73,6 +73,19 @@ def step_flows(step: int, groups: np.ndarray, dist: np.ndarray) -> pd.DataFrame:
     return sums.table(step, dist)
 
 
+def compact(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """`step_flows` rows in small dtypes: group and flow categorical with fixed categories (`groups`,
+    the run's), so the tables of all checkpoints concatenate without widening back to strings (3.3
+    million rows at 40,000 samples x 16 x 64: 80 MB instead of 250 MB).
+
+    >>> t = compact(step_flows(1, np.array(["a"]), np.ones((1, 2, 2)) / 2), ["a", "b"])
+    >>> t["group"].cat.categories.tolist(), t["flow"].cat.categories.tolist()
+    (['a', 'b'], ['sample-argmax', 'sample-tau'])
+    """
+    return table.astype({names.GROUP: pd.CategoricalDtype(groups), "flow": pd.CategoricalDtype([ARGMAX, TAU]),
+                         names.STEP: "int64", "layer": "int16", "source": "int16", "target": "int16"})
+
+
 def group_links(table: pd.DataFrame, flow: str, group: str | None, layers: tuple[int, int]) -> pd.DataFrame:
     """One flow's links from a `step_flows` table: one group's, or (group None) all samples', the
     sum over groups; only the layer pairs in `layers` (MoE ordinals, first and last), like

@@ -170,6 +170,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
     project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
     files = _step_files(store, run)
     group_of, grouping = samples.set_index(names.SAMPLE_ID)[names.GROUP].astype(str), flows.groups_key(samples)
+    grouping_names = sorted(group_of.unique())
     tables, rows, null_rows, health, maps, keep, flow_tables = [], [], [], [], [], set(), []
     chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
@@ -181,7 +182,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
         with stages.time("flows"):
             flow_key = _key(config, "flows", files[step], grouping)
             table, dist = _step_flows(config, store, step, flow_key, part, dist, group_of)
-            flow_tables.append(table)
+            flow_tables.append(flows.compact(table, grouping_names))
             keep.add(stepcache.entry_path(store, run, "flows", step, flow_key))
         with stages.time("distances"):
             group_rows, group_nulls = _step_groups(config, store, step, part, metric_groups, draws, route_ids,
