@@ -170,7 +170,6 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
     project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
     files = _step_files(store, run)
     group_of, grouping = samples.set_index(names.SAMPLE_ID)[names.GROUP].astype(str), flows.groups_key(samples)
-    grouping_names = sorted(group_of.unique())
     tables, rows, null_rows, health, maps, keep, flow_tables = [], [], [], [], [], set(), []
     chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
@@ -182,7 +181,7 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
         with stages.time("flows"):
             flow_key = _key(config, "flows", files[step], grouping)
             table, dist = _step_flows(config, store, step, flow_key, part, dist, group_of)
-            flow_tables.append(flows.compact(table, grouping_names))
+            flow_tables.append(table)
             keep.add(stepcache.entry_path(store, run, "flows", step, flow_key))
         with stages.time("distances"):
             group_rows, group_nulls = _step_groups(config, store, step, part, metric_groups, draws, route_ids,
@@ -335,13 +334,15 @@ def _step_flows(config: AnalyzeConfig, store: Store, step: int, key: str, part: 
                 dist: np.ndarray | None, group_of: pd.Series) -> tuple[pd.DataFrame, np.ndarray | None]:
     """A checkpoint's per-sample flows per group (cached, else the part's, else computed, and cached);
     its distributions, read here if neither the part nor the flows were computed now."""
+    categories = sorted(group_of.unique())  # written and read as dictionaries: small in memory, fast to read
     cached = _cached_frame(store, config.run, "flows", step, key)
     if cached is not None:
-        return cached, dist
+        return flows.compact(cached, categories), dist
     table = part.flows
     if table is None:  # rows in file order, the part's order (its key is the same files)
         dist = read_step(store, config.run, step)[1] if dist is None else dist
         table = flows.step_flows(step, group_of.reindex(part.table[names.SAMPLE_ID]).to_numpy(), dist)
+    table = flows.compact(table, categories)
     stepcache.write_cached(store, config.run, "flows", step, key, pa.Table.from_pandas(table, preserve_index=False))
     return table, dist
 
