@@ -178,11 +178,35 @@ def read_samples_table(store: Store, run: str) -> pd.DataFrame:
 def read_step(store: Store, run: str, step: int) -> tuple[pd.DataFrame, np.ndarray]:
     """One checkpoint's per-sample results: a frame (sample_id, loss, n_tokens) and the
     distributions as float32, shape (n_samples, n_layers, n_experts), rows aligned."""
+    return shards.decode_samples_parts([read_parquet(f) for f in _step_parts(store, run, step)])
+
+
+def read_step_rows(store: Store, run: str, step: int, ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """`read_step` of only the samples `ids` (those the checkpoint has, in file order): DuckDB
+    decodes a row's distributions only where its id matches, so one sample of 40,000 x 16 x 64
+    takes 0.1 s instead of the whole checkpoint's 1.2 s."""
+    files = _step_parts(store, run, step)
+    try:
+        with duckdb.connect() as con:
+            table = con.sql("SELECT sample_id, loss, n_tokens, n_experts, dist FROM read_parquet(?) "
+                            "WHERE sample_id IN (SELECT unnest(?::VARCHAR[]))", params=[files, list(ids)]).to_arrow_table()
+    except duckdb.Error as err:
+        raise unreadable(files[0] if len(files) == 1 else store.step_dir(run, step), err) from None
+    if not table.num_rows:
+        model = store.run_info(run)["model"]
+        return (pd.DataFrame({names.SAMPLE_ID: pd.Series(dtype=object), names.LOSS: pd.Series(dtype="float32"),
+                              "n_tokens": pd.Series(dtype="int32")}),
+                np.zeros((0, int(model["n_layers"]), int(model["n_experts"])), dtype=np.float32))
+    return shards.decode_samples_parts([table])
+
+
+def _step_parts(store: Store, run: str, step: int) -> list[str]:
+    """The per-sample part files of one checkpoint's complete shards, sorted."""
     files = [str(p) for s, shard in store.complete_shards(run) if s == step
              for p in store.shard_dir(run, s, shard, partial=False).glob("part-*.samples.parquet")]
     if not files:
         raise StoreError(f"run {run!r} has no complete data at step {step}")
-    return shards.decode_samples_parts([read_parquet(f) for f in sorted(files)])
+    return sorted(files)
 
 
 def read_checkpoints(store: Store, run: str) -> list[Checkpoint]:

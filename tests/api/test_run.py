@@ -91,6 +91,18 @@ def test_group_links_compute_what_the_analysis_did_not_store(analyzed_store):
         assert analysed.group_links(200, "no such group", None, (0, 2)).empty
 
 
+def test_a_few_samples_of_a_checkpoint_not_in_memory_read_only_their_rows(small_store, run, monkeypatch):
+    index, dist = run.distributions(300)
+    ids = ("s005", "s001", "nope")
+    rows = np.sort(index.reindex(list(ids)).dropna().astype(int).to_numpy())
+    with Run(small_store, "tiny") as fresh:
+        monkeypatch.setattr(fresh._flows, "distributions", lambda step: pytest.fail("read every row"))
+        for tau in (None, 0.7):
+            expected = sankey.sample_links(frames.flow_weights(dist[rows], tau), (0, 2))
+            pd.testing.assert_frame_equal(fresh.sample_links(300, ids, tau, (0, 2)), expected)
+        assert fresh.sample_links(300, (), 0.7, (0, 2)).empty
+
+
 def test_search_is_literal_and_case_insensitive(run):
     assert run.search_samples("S00")["sample_id"].tolist() == [f"s00{i}" for i in range(10)]
     assert run.search_samples("%").empty and run.search_samples("'; DROP TABLE samples; --").empty
