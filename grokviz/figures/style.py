@@ -108,6 +108,9 @@ def stamp(fig: go.Figure, text: str) -> go.Figure:
     ['demo: preset legacy']
     """
     kept = [a for a in fig.layout.annotations if a.name != STAMP_NAME]
+    if len(kept) == len(fig.layout.annotations) - 1 and fig.layout.margin.b is not None and fig.layout.margin.b >= 60 \
+            and any(a.name == STAMP_NAME and a.text == text for a in fig.layout.annotations):
+        return fig  # stamped with this text already: left as it is (a figure shared between reruns is only read)
     fig.layout.annotations = kept
     fig.add_annotation(text=text, name=STAMP_NAME, xref="paper", yref="paper", x=0, y=0, yshift=-8,
                        xanchor="left", yanchor="top", showarrow=False, font=dict(size=10, color="#888"))

@@ -124,9 +124,11 @@ def main() -> None:
         difference(ctx, c, ids, n_experts)
         return
     for column, step, key in zip(st.columns(2), c["steps"], ("sankey_left", "sankey_right")):
-        fig = sankey.pathway_sankey(links_at(ctx, c, step, ids), n_experts, c["layers"], c["top_n"],
-                                    title=f"{ctx.run}: {described} samples, step {step:,}", unit=unit, height=420 + 8 * c["top_n"],
-                                    layer_labels=cache.layers(ctx))
+        fig = widgets.built_once(  # the key holds everything the figure is made of
+            (ctx, step, ids, described, unit, *(c[k] for k in ("source", "group", "flow", "top_n", "layers"))),
+            lambda s=step: sankey.pathway_sankey(
+                links_at(ctx, c, s, ids), n_experts, c["layers"], c["top_n"], title=f"{ctx.run}: {described} samples, step {s:,}",
+                unit=unit, height=420 + 8 * c["top_n"], layer_labels=cache.layers(ctx)))
         with column:
             widgets.show(fig, f"{ctx.run}-sankey-step{step}", key=key)
 
