@@ -32,7 +32,7 @@ def report_inputs(run: Run) -> dict[str, Any]:
     if inputs["memorization"] is None and len(steps) > 1:  # no analysis yet: t* with the default eps
         inputs["memorization"] = run.memorization()
     if steps and int(model.get("n_layers", 1)) > 1:
-        inputs["links"] = run.sample_links(steps[-1])
+        inputs["links"] = run.group_links(steps[-1])  # all samples' argmax flow, stored by analyze when it ran
     inputs["pair_series"] = [run.pair_series(label) for label in run.pair_labels()[:MAX_PAIRS]]
     inputs["story"] = story_sections(run)
     return inputs

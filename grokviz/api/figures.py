@@ -76,13 +76,9 @@ def _checkpoints(run: Run) -> go.Figure:
 def _sankey(run: Run, step: int | None = None, tau: float | None = None, group: str | None = None,
             top_n: int = 8) -> go.Figure:
     step = _last_step(run, step)
-    ids = None
-    if group is not None:
-        table = run.samples()
-        ids = tuple(table.loc[table[names.GROUP].astype(str) == group, names.SAMPLE_ID])
     n_experts = int(run.model().get("n_experts", 1))
     who = f"group {group}" if group else "all samples"
-    return sankey.pathway_sankey(run.sample_links(step, ids, tau), n_experts, top_n=min(top_n, n_experts),
+    return sankey.pathway_sankey(run.group_links(step, group, tau), n_experts, top_n=min(top_n, n_experts),
                                  unit="samples", title=f"{run.name}: expert flow, {who}, step {step:,}",
                                  layer_labels=run.layers())
 

@@ -304,7 +304,7 @@ class Run:
         """`sample_links` of one group's samples (None: all): from the analysis when it has them."""
         def members() -> tuple[str, ...] | None:
             table = self.samples()
-            return None if group is None else tuple(table.loc[table[names.GROUP] == group, names.SAMPLE_ID])
+            return None if group is None else tuple(table.loc[table[names.GROUP].astype(str) == group, names.SAMPLE_ID])
 
         return self._flows.group_links(step, group, tau, layers or self._all_layers(), members)
 
