@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grokviz.metrics import distance
+from grokviz.metrics import distance, spelling
 from grokviz.metrics.distance import DistanceEstimate, Level
 
 FAST = settings(max_examples=40, deadline=None)
@@ -59,12 +59,6 @@ def test_expert_level_counts_one_edit_per_expert():
     # "12" -> "3" is two character edits but one expert substitution.
     assert distance.pairwise_distances(["12,5", "3,5"], level="char")[0, 1] == 2
     assert distance.pairwise_distances(["12,5", "3,5"], level="expert")[0, 1] == 1
-
-
-def test_encode_expert_level_keeps_layer_boundaries():
-    encoded = distance.encode_expert_level(["1,2-3", "12-3"])
-    assert encoded[0].count("-") == 1 and len(encoded[0]) == 4
-    assert encoded[1] == chr(0x100 + 12) + "-" + chr(0x100 + 3)
 
 
 @LEVELS
@@ -122,7 +116,7 @@ def test_sampling_never_pairs_a_sample_with_itself(seed):
 def test_sampled_expert_level_equals_sampling_the_fully_respelt_strings(pathway_factory):
     """Sampled estimates re-spell only the sampled pathways; the result is the same as re-spelling all."""
     a, b = pathway_factory(60, n_layers=5, seed=14), pathway_factory(45, n_layers=5, seed=15)
-    ea, eb = distance.encode_expert_level(a), distance.encode_expert_level(b)
+    ea, eb = spelling.encode_expert_level(a), spelling.encode_expert_level(b)
     for seed in (0, 1):
         assert distance.mean_pairwise_distance(a, "expert", max_pairs=300, seed=seed) == \
             distance.mean_pairwise_distance(ea, "char", max_pairs=300, seed=seed)
@@ -171,7 +165,7 @@ def test_per_layer_on_whole_pathways_equals_the_split_table(pathway_factory, max
         (lambda: distance.mean_pairwise_distance(["1", "2"], level="token"), "token"),
         (lambda: distance.mean_pairwise_distance(["1", "2"], max_pairs=0), "max_pairs"),
         (lambda: distance.mean_pairwise_distance(["1", "2"], block=0), "block"),
-        (lambda: distance.encode_expert_level(["1,x"]), "pathway"),
+        (lambda: spelling.encode_expert_level(["1,x"]), "pathway"),
         (lambda: distance.per_layer_mean_distance(np.array([[["1"]]])), "shape"),
         (lambda: distance.per_layer_mean_distance(np.array([], dtype=object)), "shape"),
         (lambda: distance.per_layer_mean_distance(np.array(["1-2", "3", "4-5"], dtype=object)), "'3'.*2 layers"),
@@ -197,18 +191,3 @@ def test_distance_is_symmetric_and_zero_on_identical(a, b, level):
 def test_triangle_inequality(a, b, c, level):
     d = distance.pairwise_distances([a, b, c], level=level)
     assert d[0, 2] <= d[0, 1] + d[1, 2]
-
-
-_layer = st.lists(st.integers(0, 2000), max_size=4).map(lambda ids: ",".join(map(str, ids)))
-
-
-@given(st.lists(st.lists(_layer, min_size=1, max_size=5).map("-".join), max_size=30))
-@settings(max_examples=200, deadline=None)
-def test_vectorised_expert_spelling_equals_the_per_layer_reference(pathways):
-    assert distance.encode_expert_level(pathways) == distance._encode_slowly(pathways)
-
-
-@pytest.mark.parametrize("bad", ["1,x", "1,,2", ",1", "1,", "99999999", "1;2", "é"])
-def test_vectorised_expert_spelling_names_a_bad_string(bad):
-    with pytest.raises(ValueError, match="not a pathway string"):
-        distance.encode_expert_level(["1,2-3", bad])
