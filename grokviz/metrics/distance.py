@@ -291,7 +291,7 @@ def per_layer_mean_distance(
 
     def compute(missing: np.ndarray) -> np.ndarray:
         rows, inverse = np.unique(np.concatenate([i[missing], j[missing]]), return_inverse=True)
-        spelt = np.array(_take(rows_of(rows).ravel(), level, np.arange(len(rows) * n_layers)),
+        spelt = np.array(_prepare(rows_of(rows).ravel(), level),
                          dtype=object).reshape(len(rows), n_layers)  # every needed string spelt at once
         left, right = np.split(inverse, 2)
         out = np.empty((len(left), n_layers), dtype=np.int64)

@@ -100,20 +100,22 @@ def kept_mask(dist: np.ndarray, tau: float | None = 0.7, top_k: int | None = Non
     [[[False, True, True], [True, True, False]]]
     """
     dist = _check_dist(dist)
-    n_samples, n_layers, n_experts = dist.shape
     out = np.empty(dist.shape, dtype=bool)
-    ids = np.arange(n_experts)
     start = 0
-    for order, counts, weights in _ranked_blocks(dist, tau, top_k):
+    for order, counts, ranked in _ranked_blocks(dist, tau, top_k):
         b = len(order)
-        block = dist[start : start + b]
-        ranked_as = np.add(block, np.float32(0), dtype=np.float32) if weights.dtype == np.float32 else block
-        last = (counts - 1)[..., None]  # (b, L, 1)
-        cut_weight = np.take_along_axis(weights, last, axis=-1)
-        cut_id = np.take_along_axis(order, last, axis=-1)
-        out[start : start + b] = (ranked_as > cut_weight) | ((ranked_as == cut_weight) & (ids <= cut_id))
+        out[start : start + b] = _kept_cut(dist[start : start + b], order, counts, ranked)
         start += b
     return out
+
+
+def _kept_cut(block: np.ndarray, order: np.ndarray, counts: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """A block's kept experts in expert-id order, (b, L, E) bool, from its ranking (`_ranked_blocks`):
+    larger than the last kept weight, or equal to it with an id no larger."""
+    last = (counts - 1)[..., None]  # (b, L, 1)
+    cut_weight, cut_id = np.take_along_axis(ranked, last, axis=-1), np.take_along_axis(order, last, axis=-1)
+    ranked_as = np.add(block, np.float32(0), dtype=np.float32) if ranked.dtype != block.dtype else block
+    return (ranked_as > cut_weight) | ((ranked_as == cut_weight) & (np.arange(order.shape[-1]) <= cut_id))
 
 
 def ranked_experts(
@@ -232,11 +234,7 @@ def _kept_weights(block: np.ndarray, order: np.ndarray, counts: np.ndarray, rank
     """A block's kept weights renormalised to sum to one per layer, (b, L, E) float32, in expert-id
     order: the cut of `kept_mask` on the ranking at hand, summed in expert-id order (the same bits as
     renormalising `dist` where `kept_mask` holds)."""
-    last = (counts - 1)[..., None]
-    cut_weight, cut_id = np.take_along_axis(ranked, last, axis=-1), np.take_along_axis(order, last, axis=-1)
-    ranked_as = np.add(block, np.float32(0), dtype=np.float32) if ranked.dtype != block.dtype else block
-    kept = (ranked_as > cut_weight) | ((ranked_as == cut_weight) & (np.arange(order.shape[-1]) <= cut_id))
-    weights = np.where(kept, block, 0).astype(np.float32, copy=False)
+    weights = np.where(_kept_cut(block, order, counts, ranked), block, 0).astype(np.float32, copy=False)
     weights /= weights.sum(axis=2, keepdims=True)
     return weights
 
