@@ -5,8 +5,8 @@ query and derivation, headless and testable without Streamlit); a comparison of 
 of `Ctx` and stacks the runs' tables with a `run` column. Every cached call takes a `Ctx`
 (store root, run, and a fingerprint of the run's complete files): when `grokviz extract` or
 `analyze` adds files, the fingerprint changes on the next rerun and the caches miss, so new
-checkpoints appear on refresh while old entries age out. Reads never lock the store.
-It must never import torch, transformers or umap, never draw a widget and never build a figure.
+checkpoints appear on refresh while old entries age out. Reads never lock the store. It must never
+import torch, transformers or umap, draw a widget or build a figure (`built_once` keeps a page's).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import hashlib
 import json
 import shlex
 import threading
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -263,6 +264,14 @@ def sample_links(ctx: Ctx, step: int, ids: tuple[str, ...] | None, tau: float | 
 def group_links(ctx: Ctx, step: int, group: str | None, tau: float | None, layers: tuple[int, int]) -> pd.DataFrame:
     """`sample_links` of one group (None: all samples), from the analysis' stored flows when it has them."""
     return _call(ctx, "group_links", step, group, tau, layers)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def built_once(key: tuple, _build: Callable[[], Any]) -> Any:
+    """The figure `_build()` makes, once per `key` (all it depends on), shared by later reruns, not copied:
+    plotly validates each of a big Sankey's ~6,000 link colours whenever one is built (0.2 s).
+    `widgets.show` only reads a figure already stamped with the same text."""
+    return _build()
 
 
 # --- one sample ------------------------------------------------------------------------------------

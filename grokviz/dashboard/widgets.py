@@ -12,7 +12,6 @@ selection is kept under SELECTION. This module caches nothing and queries nothin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,18 +193,6 @@ def show_problems() -> None:
     """Warn once about URL parameters that were rejected."""
     for problem in st.session_state.pop(PROBLEMS, []):
         st.warning(problem)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _built(key: tuple, _build: Callable[[], Any]) -> Any:
-    return _build()
-
-
-def built_once(key: tuple, build: Callable[[], Any]):
-    """The figure `build()` makes, built once per `key` (everything it depends on) and shared by later
-    reruns, not copied: plotly validates a big Sankey's ~6,000 link colours each time one is built
-    (0.2 s). `show` only reads a figure already stamped with the same text."""
-    return _built(key, build)
 
 
 def show(fig, name: str, key: str | None = None, select: bool | str = False, stamp: str | None = None):

@@ -124,7 +124,7 @@ def main() -> None:
         difference(ctx, c, ids, n_experts)
         return
     for column, step, key in zip(st.columns(2), c["steps"], ("sankey_left", "sankey_right")):
-        fig = widgets.built_once(  # the key holds everything the figure is made of
+        fig = cache.built_once(  # the key holds everything the figure is made of
             (ctx, step, ids, described, unit, *(c[k] for k in ("source", "group", "flow", "top_n", "layers"))),
             lambda s=step: sankey.pathway_sankey(
                 links_at(ctx, c, s, ids), n_experts, c["layers"], c["top_n"], title=f"{ctx.run}: {described} samples, step {s:,}",
