@@ -54,17 +54,14 @@ class Flows:
         """Sankey links of per-sample flows: argmax expert (tau None) or tau-kept experts, weighted.
         A few samples (at most ROWS_READ) of a checkpoint not in memory: only their rows are read."""
         if ids is not None and len(ids) <= ROWS_READ and ("dist", step) not in self._arrays:
-            _, dist = read_step_rows(self.store, self.run, step, list(ids))
-            if tau is None:
-                return sankey.choice_links(dist.argmax(axis=2), dist.shape[2], layers)
-            return sankey.sample_links(frames.flow_weights(dist, tau), layers)
+            return _links(read_step_rows(self.store, self.run, step, list(ids))[1], tau, layers)
         index, dist = self.distributions(step)
         rows = None if ids is None else index.reindex(list(ids)).dropna().astype(int).to_numpy()
         if tau is None:  # argmax: count expert pairs, no one-hot weights
             choice = self._memo(("argmax", step), lambda: dist.argmax(axis=2))
             return sankey.choice_links(choice if rows is None else choice[rows], dist.shape[2], layers)
         if rows is not None and len(rows) * 4 < len(index):  # a sample or a small selection: rank only its rows
-            return sankey.sample_links(frames.flow_weights(dist[rows], tau), layers)
+            return _links(dist[rows], tau, layers)
         weights = self._memo(("weights", step, tau), lambda: frames.flow_weights(dist, tau))
         return sankey.sample_links(weights if rows is None else weights[rows], layers)
 
@@ -85,3 +82,10 @@ class Flows:
         if analyses.analysis_file(self.store, self.run, "flows") is None:
             return None
         return analyses.read_analysis(self.store, self.run, "flows", where=(names.STEP, int(step)))
+
+
+def _links(dist: np.ndarray, tau: float | None, layers: tuple[int, int]) -> pd.DataFrame:
+    """The flow links of these samples' distributions (n, L, E): argmax pairs counted, or tau-kept weights."""
+    if tau is None:
+        return sankey.choice_links(dist.argmax(axis=2), dist.shape[2], layers)
+    return sankey.sample_links(frames.flow_weights(dist, tau), layers)
