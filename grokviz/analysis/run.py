@@ -169,7 +169,8 @@ def _walk_steps(config: AnalyzeConfig, store: Store, steps: list[int], metric_gr
     by_step = dict(tuple(routes.groupby(names.STEP))) if config.consistency_weights == "token_topk" else {}
     project_steps = projection.pick(steps, config.projection_steps) if config.projection else []
     files = _step_files(store, run)
-    group_of, grouping = samples.set_index(names.SAMPLE_ID)[names.GROUP].astype(str), flows.groups_key(samples)
+    group_of = samples.set_index(names.SAMPLE_ID)[names.GROUP].astype(str)
+    group_of, grouping = group_of.astype(pd.CategoricalDtype(sorted(group_of.unique()))), flows.groups_key(samples)
     tables, rows, null_rows, health, maps, keep, flow_tables = [], [], [], [], [], set(), []
     chosen_ids, previous, previous_key = None, None, None
     for step in tqdm(steps, desc="analyze", unit="ckpt", disable=not progress):
@@ -315,8 +316,7 @@ def _write_cache(store: Store, run: str, kind: str, step: int, key: str, frame: 
 
 def _sample_part(config: AnalyzeConfig, store: Store, step: int, key: str, routes: pd.DataFrame | None,
                  group_of: pd.Series, stages: Stages) -> tuple[walk.StepPart, np.ndarray | None]:
-    """A checkpoint's per-sample part (cached, else computed and cached, with the groups' flows);
-    its distributions when read."""
+    """A checkpoint's per-sample part (cached, else computed with its groups' flows and cached); its dist when read."""
     cached = stepcache.read_cached(store, config.run, "part", step, key)
     if cached is not None:
         return walk.StepPart.from_arrow(cached, step), None
@@ -334,7 +334,7 @@ def _step_flows(config: AnalyzeConfig, store: Store, step: int, key: str, part: 
                 dist: np.ndarray | None, group_of: pd.Series) -> tuple[pd.DataFrame, np.ndarray | None]:
     """A checkpoint's per-sample flows per group (cached, else the part's, else computed, and cached);
     its distributions, read here if neither the part nor the flows were computed now."""
-    categories = sorted(group_of.unique())  # written and read as dictionaries: small in memory, fast to read
+    categories = list(group_of.cat.categories)  # written and read as dictionaries: small in memory, fast to read
     cached = _cached_frame(store, config.run, "flows", step, key)
     if cached is not None:
         return flows.compact(cached, categories), dist
